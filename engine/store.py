@@ -1,0 +1,132 @@
+"""A store: one directory with one DuckDB file, the identity key and config.toml.
+
+The store is the only writer of the event log. Local writes and events from outside both end in
+`apply.apply_events`, inside one transaction with their projection update.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import duckdb
+
+from engine import db
+from engine.config import Config
+from engine.errors import Ambiguous, KoboldError, NotFound, StoreInUse
+from engine.identity import Identity, load_or_create
+from engine.lock import StoreLock
+from engine.paths import DB_FILE, resolve_home
+
+
+class Store:
+    """An open store. Use `Store.open(home)` as a context manager."""
+
+    def __init__(self, home: Path, con: duckdb.DuckDBPyConnection, lock: StoreLock | None) -> None:
+        self.home = home
+        self.con = con
+        self._lock = lock
+        self.config = Config.load(home)
+        self.identity: Identity = load_or_create(home)
+        self.now: Callable[[], int] = lambda: int(time.time())
+        self._depth = 0
+        self._definitions: dict[str, list[dict[str, Any]]] = {}
+
+    def definitions(self, dataset_id: str) -> list[dict[str, Any]]:
+        """Current resource definitions of a dataset (removed ones included), cached until a schema change."""
+        cached = self._definitions.get(dataset_id)
+        if cached is None:
+            rows = self.con.execute(
+                "SELECT definition FROM resources WHERE dataset_id = ? ORDER BY key", [dataset_id]
+            ).fetchall()
+            cached = self._definitions[dataset_id] = [json.loads(r[0]) for r in rows]
+        return cached
+
+    def forget_definitions(self, dataset_id: str | None = None) -> None:
+        if dataset_id is None:
+            self._definitions.clear()
+        else:
+            self._definitions.pop(dataset_id, None)
+
+    @classmethod
+    def open(cls, home: str | Path | None = None, *, memory: bool = False) -> Store:
+        """Open (creating if needed) the store at `home`; `memory=True` keeps the database in memory (tests, demos)."""
+        path = resolve_home(home)
+        lock: StoreLock | None = None
+        if not memory:
+            lock = StoreLock(path)
+            lock.acquire()
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            con = duckdb.connect(":memory:" if memory else str(path / DB_FILE))
+        except duckdb.IOException as exc:
+            if lock:
+                lock.release()
+            if "lock" in str(exc).lower():
+                raise StoreInUse(f"The store {path} is in use by another program; close it first.") from None
+            raise KoboldError(f"Cannot open the store at {path}: {exc}.") from None
+        except BaseException:
+            if lock:
+                lock.release()
+            raise
+        db.create_tables(con)
+        return cls(path, con, lock)
+
+    def close(self) -> None:
+        try:
+            self.con.close()
+        finally:
+            if self._lock:
+                self._lock.release()
+                self._lock = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One DuckDB transaction; nested uses join the outer one. Any exception rolls everything back."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self.con
+            finally:
+                self._depth -= 1
+            return
+        self.con.execute("BEGIN TRANSACTION")
+        self._depth = 1
+        try:
+            yield self.con
+        except BaseException:
+            self._depth = 0
+            self.con.execute("ROLLBACK")
+            self._definitions.clear()
+            raise
+        self._depth = 0
+        self.con.execute("COMMIT")
+
+    def dataset_id(self, ref: str) -> str:
+        """Resolve a dataset id, id prefix or unique name to its id."""
+        rows = self.con.execute(
+            "SELECT id FROM datasets WHERE id = ? OR name = ? OR (length(?) >= 6 AND starts_with(id, ?))",
+            [ref, ref, ref, ref],
+        ).fetchall()
+        ids: list[str] = sorted({str(r[0]) for r in rows})
+        if not ids:
+            raise NotFound(f"No dataset called {ref!r} in this store; `kobold dataset list` shows them.")
+        if len(ids) > 1:
+            exact = [i for i in ids if i == ref]
+            if exact:
+                return exact[0]
+            raise Ambiguous(f"{ref!r} matches {len(ids)} datasets; use the dataset id instead.")
+        return ids[0]
