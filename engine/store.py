@@ -7,6 +7,7 @@ The store is the only writer of the event log. Local writes and events from outs
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,6 +36,9 @@ class Store:
         self.identity: Identity = load_or_create(home)
         self.now: Callable[[], int] = lambda: int(time.time())
         self._depth = 0
+        # DuckDB connections are not safe to share between threads: a UI that runs engine calls in worker
+        # threads holds this lock around each call (queries release the GIL, so the UI stays responsive).
+        self.lock = threading.RLock()
         self._definitions: dict[str, list[dict[str, Any]]] = {}
 
     def definitions(self, dataset_id: str) -> list[dict[str, Any]]:
