@@ -357,7 +357,7 @@ def _check_unique(store: Store, dataset_id: str, res: Resource, path: Path) -> N
 
 def _check_ids(store: Store, dataset_id: str, res: Resource, path: Path) -> None:
     row = store.con.execute(
-        f"""SELECT min(_pos) + 1, _id FROM (SELECT _pos, _id FROM _typed UNION ALL
+        """SELECT min(_pos) + 1, _id FROM (SELECT _pos, _id FROM _typed UNION ALL
             SELECT -1, record_id FROM record_ops WHERE dataset_id = ? AND resource = ?)
             GROUP BY _id HAVING count(*) > 1 ORDER BY 1 LIMIT 1""",
         [dataset_id, res.key],

@@ -6,8 +6,10 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from engine import datasets, projection, state_hash
-from engine.apply import check_envelope, refresh_manifest
+import orjson
+
+from engine import content, datasets, projection, state_hash
+from engine.apply import refresh_manifest
 from engine.errors import EventRejected
 from engine.identity import short_npub
 from engine.nostr_event import NostrEvent
@@ -34,38 +36,66 @@ class VerifyReport:
 
 
 def verify(store: Store, dataset_id: str) -> VerifyReport:
-    """Re-check every stored event: id, signature, envelope and content shape, parents present and older."""
+    """Re-check every stored event (id, signature, envelope, lineage), the op index against the events, and
+    every stored value against the schema; returns the problems found and the state hash."""
     problems: list[dict[str, str]] = []
-    ids: set[str] = set()
     clocks: dict[str, int] = {}
+    op_counts: dict[str, int] = {}
+    failed: set[str] = set()
     cur = store.con.execute(
         "SELECT id, raw FROM events WHERE dataset_id = ? ORDER BY clock, id", [dataset_id]
     )
     n = 0
-    while batch := cur.fetchmany(2000):
+    while batch := cur.fetchmany(500):
         for event_id, raw in batch:
             n += 1
             try:
                 ev = NostrEvent.from_json(raw)
+                clock = content.clock_of(ev)
+                # Known even if this event fails below, so its children are judged on their own.
+                clocks[event_id] = clock
                 if ev.id != event_id:
                     raise EventRejected("the stored id differs from the event's id")
                 ev.verify()
-                checked = check_envelope(ev)
-                for p in checked.parents:
-                    if p not in ids:
+                content.version_of(ev)
+                if content.dataset_of(ev) != dataset_id:
+                    raise EventRejected("the event belongs to another dataset")
+                for p in content.parents_of(ev):
+                    if p not in clocks:
                         raise EventRejected(f"parent {p[:12]} is missing or not older")
-                    if clocks[p] >= checked.clock:
+                    if clocks[p] >= clock:
                         raise EventRejected(f"parent {p[:12]} does not have a smaller clock")
-                ids.add(ev.id)
-                clocks[ev.id] = checked.clock
-            except EventRejected as exc:
-                problems.append({"event": event_id, "reason": exc.reason})
+                if ev.kind == KIND_CHANGESET:
+                    # The op index is checked against the events below; the ops' shape was checked on arrival.
+                    ops = orjson.loads(ev.content).get("ops")
+                    if not isinstance(ops, list):
+                        raise EventRejected("the changeset has no ops")
+                    op_counts[ev.id] = len(ops)
+                elif ev.kind in content.PARSERS:
+                    content.PARSERS[ev.kind](ev)
+            except (EventRejected, orjson.JSONDecodeError, AttributeError) as exc:
+                reason = exc.reason if isinstance(exc, EventRejected) else "the content is not a JSON object"
+                problems.append({"event": event_id, "reason": reason})
+                failed.add(event_id)
+    indexed = dict(
+        store.con.execute(
+            "SELECT event_id, count(*) FROM record_ops WHERE dataset_id = ? GROUP BY event_id", [dataset_id]
+        ).fetchall()
+    )
+    for event_id in sorted((set(op_counts) | set(indexed)) - failed):
+        if op_counts.get(event_id) != indexed.get(event_id):
+            problems.append(
+                {
+                    "event": event_id,
+                    "reason": "the op index does not match the event; run `kobold rebuild --full`",
+                }
+            )
     problems += _schema_problems(store, dataset_id)
     return VerifyReport(not problems, n, state_hash.compute(store, dataset_id), problems)
 
 
 def _schema_problems(store: Store, dataset_id: str) -> list[dict[str, str]]:
-    """Record ops naming a resource that has no schema event, or a field the resource never had."""
+    """Ops on resources or fields that never existed, and stored values that do not fit their field's type."""
     out = []
     for res in store.con.execute(
         "SELECT DISTINCT resource FROM record_ops WHERE dataset_id = ? AND resource NOT IN "
@@ -82,6 +112,9 @@ def _schema_problems(store: Store, dataset_id: str) -> list[dict[str, str]]:
         ).fetchone()
         if row and row[0]:
             out.append({"event": "", "reason": f"{row[0]} value(s) on fields {r.name} never had"})
+        misfits = projection.misfit_counts(store.con, dataset_id, r.definition)
+        for name, count in misfits.items():
+            out.append({"event": "", "reason": f"{count} value(s) of {r.name}.{name} do not fit its type"})
     return out
 
 

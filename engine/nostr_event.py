@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from coincurve import PrivateKey, PublicKeyXOnly
 
 from engine.errors import EventRejected
@@ -58,7 +59,7 @@ class NostrEvent:
     @classmethod
     def from_json(cls, text: str | bytes) -> NostrEvent:
         try:
-            data = json.loads(text)
+            data = orjson.loads(text)
         except (ValueError, UnicodeDecodeError) as exc:
             raise EventRejected(f"malformed JSON: {exc}") from None
         return cls.from_dict(data)

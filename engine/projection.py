@@ -53,6 +53,29 @@ def _from_json(field: dict[str, Any], expr: str) -> str:
     return _from_text(field, text)
 
 
+def misfit_counts(
+    con: duckdb.DuckDBPyConnection, dataset_id: str, definition: dict[str, Any]
+) -> dict[str, int]:
+    """Per field, how many stored op values are not null yet do not convert to the field's current type.
+
+    Values written before a retype may legitimately not fit; `verify` reports them so people can see it.
+    """
+    fields = [f for f in live_fields(definition) if column_type(f) not in ("VARCHAR", "VARCHAR[]")]
+    if not fields:
+        return {}
+    paths = "[" + ", ".join(_lit("$." + f["key"]) for f in fields) + "]"
+    sums = ", ".join(
+        f"count(*) FILTER (WHERE v[{i + 1}] IS NOT NULL AND TRY_CAST(v[{i + 1}] AS {column_type(f)}) IS NULL)"
+        for i, f in enumerate(fields)
+    )
+    row = con.execute(
+        f"SELECT {sums} FROM (SELECT json_extract_string(fields, {paths}) AS v FROM record_ops "
+        "WHERE dataset_id = ? AND resource = ? AND fields IS NOT NULL)",
+        [dataset_id, definition["key"]],
+    ).fetchone()
+    return {f["name"]: int(c) for f, c in zip(fields, row or (), strict=False) if c}
+
+
 def _select_sql(dataset_id: str, definition: dict[str, Any], keyed: bool) -> tuple[str, list[Any]]:
     """Rows of live records by last-writer-wins. Records with a single create op (most of them after an
     import) skip the aggregation: their values are that op's values, read in one JSON pass."""

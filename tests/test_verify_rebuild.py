@@ -1,0 +1,47 @@
+"""`verify` finds tampering in the log or the op index; `rebuild` re-derives the same state."""
+
+from engine import maintenance, records, state_hash
+from engine.store import Store
+
+
+def _seed(store: Store, ds: str) -> str:
+    rid = records.create_record(
+        store, ds, "SeedVariety", {"species": "Zea mays", "variety_name": "Painted Mountain"}
+    )
+    records.update_record(store, ds, "SeedVariety", rid, {"germination_days": 7})
+    return rid
+
+
+def test_a_clean_log_verifies_and_rebuilds_to_the_same_hash(store: Store, seeds: str) -> None:
+    _seed(store, seeds)
+    report = maintenance.verify(store, seeds)
+    assert report.ok and report.events == 4 and report.problems == []
+    assert maintenance.rebuild(store, seeds) == report.state_hash == state_hash.compute(store, seeds)
+
+
+def test_an_edited_event_is_reported(store: Store, seeds: str) -> None:
+    _seed(store, seeds)
+    store.con.execute(
+        "UPDATE events SET raw = replace(raw, 'Painted Mountain', 'Painted Valley') WHERE kind = 4872 AND raw LIKE '%Painted%'"
+    )
+    report = maintenance.verify(store, seeds)
+    assert not report.ok
+    assert [p["reason"] for p in report.problems] == ["the event id does not match its content"]
+
+
+def test_a_tampered_op_index_is_reported_and_a_full_rebuild_repairs_it(store: Store, seeds: str) -> None:
+    rid = _seed(store, seeds)
+    good = state_hash.compute(store, seeds)
+    store.con.execute("DELETE FROM record_ops WHERE op = 'update'")
+    report = maintenance.verify(store, seeds)
+    assert not report.ok and "op index does not match" in report.problems[0]["reason"]
+    assert maintenance.rebuild(store, seeds, full=True) == good
+    assert maintenance.verify(store, seeds).ok
+    assert records.get_record(store, seeds, "SeedVariety", rid)["germination_days"] == 7
+
+
+def test_a_value_that_does_not_fit_its_type_is_reported(store: Store, seeds: str) -> None:
+    _seed(store, seeds)
+    store.con.execute("""UPDATE record_ops SET fields = '{"germination_days": "soon"}' WHERE op = 'update'""")
+    problems = [p["reason"] for p in maintenance.verify(store, seeds).problems]
+    assert "1 value(s) of SeedVariety.germination_days do not fit its type" in problems
