@@ -87,10 +87,6 @@ def apply_events(store: Store, batch: list[Checked], *, fresh: bool = False) -> 
                 ops = [op for c in batch if c.event.kind == KIND_CHANGESET for op in c.body if op["r"] == key]
                 ids = set(projection.apply_newest(con, ds, definition, ops))
             projection.reproject(con, ds, definition, ids)
-        con.execute(
-            "DELETE FROM state_cache WHERE dataset_id IN (SELECT unnest(?::VARCHAR[]))",
-            [sorted({c.dataset_id for c in batch})],
-        )
 
 
 def insert_event_rows(store: Store, batch: list[Checked]) -> None:
@@ -118,6 +114,14 @@ def current_definition(store: Store, dataset_id: str, key: str) -> dict[str, Any
 def update_heads(store: Store, batch: list[Checked], fresh: bool) -> None:
     con = store.con
     replaced = {p for c in batch for p in c.parents}
+    if fresh and len(batch) == 1 and len(replaced) == 1:
+        # The common interactive case, one statement instead of two: the new event replaces its only parent.
+        c = batch[0]
+        con.execute(
+            "UPDATE heads SET event_id = ?, clock = ? WHERE dataset_id = ? AND event_id = ?",
+            [c.event.id, c.clock, c.dataset_id, c.parents[0]],
+        )
+        return
     con.execute("DELETE FROM heads WHERE event_id IN (SELECT unnest(?::VARCHAR[]))", [sorted(replaced)])
     candidates = [c.event.id for c in batch if c.event.id not in replaced]
     # An event that arrives after a child of its own (out of order) is not a head.

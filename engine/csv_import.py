@@ -6,6 +6,7 @@ The import is one transaction: a bad row stops it with the row's line number and
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Callable
@@ -177,6 +178,7 @@ def _import_stage(store: Store, dataset_id: str, res: Resource, path: Path, repo
         f"CREATE OR REPLACE TEMP TABLE _typed AS SELECT {id_expr} AS _id, "
         f"{', '.join(selects)}, {cases} AS _problem FROM _stage"
     )
+    con.execute("DROP TABLE _stage")
     bad_row = con.execute(
         "SELECT _pos, _problem FROM _typed WHERE _problem IS NOT NULL ORDER BY _pos LIMIT 1"
     ).fetchone()
@@ -194,7 +196,6 @@ def _import_stage(store: Store, dataset_id: str, res: Resource, path: Path, repo
         _insert_events(store, dataset_id, signed)
         update_heads(store, signed, fresh=True)
         _insert_ops_and_rows(store, dataset_id, res)
-        con.execute("DELETE FROM state_cache WHERE dataset_id = ?", [dataset_id])
     report("done", total, total)
     return total
 
@@ -207,15 +208,14 @@ def _pack_ops(store: Store, dataset_id: str, res: Resource) -> int:
     """
     con = store.con
     obj = ", ".join(f"{_lit(f['key'])}: {_json_value(f, q(f['key']))}" for f in res.fields)
-    prefix = _lit('{"o":"create","r":' + json.dumps(res.key) + ',"id":"')
-    size = (
-        "strlen(j) + (length(j) - length(replace(j, '\"', ''))) + (length(j) - length(replace(j, '\\', '')))"
-    )
+    head = '{"o":"create","r":' + json.dumps(res.key) + ',"id":"'
+    # Escaped size of the op text head + id + '","f":' + f + '}' (ids never hold quotes or backslashes).
+    fixed = writes.escaped_size(head) + writes.escaped_size('","f":}')
+    size = f"{fixed} + strlen(_id) + strlen(f) + (length(f) - length(replace(f, '\"', ''))) + (length(f) - length(replace(f, '\\', '')))"
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _ops AS
-            SELECT _pos, _id, f, j, {size} AS size FROM (
-                SELECT _pos, _id, f, {prefix} || _id || '","f":' || f || '}}' AS j FROM (
-                    SELECT _pos, _id, to_json({{{obj}}})::VARCHAR AS f FROM _typed))"""
+            SELECT _pos, _id, f, {size} AS size FROM (
+                SELECT _pos, _id, to_json({{{obj}}})::VARCHAR AS f FROM _typed)"""
     )
     row = con.execute("SELECT max(size) FROM _ops").fetchone()
     largest = int(row[0]) if row and row[0] is not None else 0
@@ -229,15 +229,11 @@ def _pack_ops(store: Store, dataset_id: str, res: Resource) -> int:
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _runs AS
             SELECT (row_number() OVER (ORDER BY run) - 1)::BIGINT AS seq, run, min(_pos) AS start,
-                   '{{"v":1,"ops":[' || string_agg(j, ',' ORDER BY _pos) || ']}}' AS content
-            FROM (SELECT _pos, j, (sum(size + 1) OVER (ORDER BY _pos ROWS UNBOUNDED PRECEDING) // {step})::BIGINT AS run
+                   '{{"v":1,"ops":[' || string_agg({_lit(head)} || _id || '","f":' || f || '}}', ',' ORDER BY _pos)
+                   || ']}}' AS content
+            FROM (SELECT _pos, _id, f, (sum(size + 1) OVER (ORDER BY _pos ROWS UNBOUNDED PRECEDING) // {step})::BIGINT AS run
                   FROM _ops)
             GROUP BY run"""
-    )
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _ops AS
-            SELECT _pos, _id, f, (sum(size + 1) OVER (ORDER BY _pos ROWS UNBOUNDED PRECEDING) // {step})::BIGINT AS run
-            FROM _ops"""
     )
     row = con.execute("SELECT count(*) FROM _runs").fetchone()
     return int(row[0]) if row else 0
@@ -253,7 +249,8 @@ def _sign_runs(store: Store, dataset_id: str, n_events: int) -> list[Checked]:
         for (content,) in batch:
             tags = writes.envelope_tags(dataset_id, clock, parents)
             ev = sign_event(store.identity.secret, now, KIND_CHANGESET, tags, content)
-            out.append(Checked(ev, dataset_id, clock, parents, None))
+            # The content stays in DuckDB (`_runs`); holding thousands of 32 KiB strings here too costs memory.
+            out.append(Checked(dataclasses.replace(ev, content=""), dataset_id, clock, parents, None))
             parents, clock = [ev.id], clock + 1
     if len(out) != n_events:
         raise ImportFailed("The import lost track of its events; nothing was imported. Please report this.")
@@ -296,12 +293,11 @@ def _insert_events(store: Store, dataset_id: str, signed: list[Checked]) -> None
 
 def _insert_ops_and_rows(store: Store, dataset_id: str, res: Resource) -> None:
     con = store.con
-    keys = sorted(f["key"] for f in res.fields)
     con.execute(
         """INSERT INTO record_ops
-           SELECT ?, ?, o._id, s.id, s.clock, (o._pos - r.start)::INTEGER, 'create', o.f::JSON, ?::VARCHAR[]
-           FROM _ops o JOIN _runs r USING (run) JOIN _signed s USING (seq)""",
-        [dataset_id, res.key, keys],
+           SELECT ?, ?, o._id, s.id, s.clock, (o._pos - r.start)::INTEGER, 'create', o.f
+           FROM _ops o ASOF JOIN _runs r ON o._pos >= r.start JOIN _signed s USING (seq)""",
+        [dataset_id, res.key],
     )
     cols = ", ".join(["_id", *(q(f["key"]) for f in res.fields)])
     con.execute(f"INSERT INTO {q(table_name(dataset_id, res.key))} ({cols}) SELECT {cols} FROM _typed")

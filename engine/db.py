@@ -50,8 +50,8 @@ CREATE TABLE IF NOT EXISTS record_ops (
     clock BIGINT NOT NULL,
     op_index INTEGER NOT NULL,
     op VARCHAR NOT NULL,
-    fields JSON,
-    keys VARCHAR[] NOT NULL
+    -- the op's field values as JSON text; a key present with null is an explicit clear
+    fields VARCHAR
 );
 CREATE TABLE IF NOT EXISTS rejected (
     event_id VARCHAR,

@@ -106,7 +106,8 @@ def _schema_problems(store: Store, dataset_id: str) -> list[dict[str, str]]:
     for r in datasets.resources(store, dataset_id):
         known = [f["key"] for f in r.definition["fields"]]
         row = store.con.execute(
-            "SELECT count(*) FROM (SELECT unnest(keys) AS k FROM record_ops WHERE dataset_id = ? AND resource = ?) "
+            "SELECT count(*) FROM (SELECT unnest(json_keys(fields)) AS k FROM record_ops "
+            "WHERE dataset_id = ? AND resource = ? AND fields IS NOT NULL) "
             "WHERE k NOT IN (SELECT unnest(?::VARCHAR[]))",
             [dataset_id, r.key, known],
         ).fetchone()
@@ -162,7 +163,7 @@ def _reextract_ops(store: Store, dataset_id: str) -> None:
     store.con.execute(
         """INSERT INTO record_ops
                SELECT dataset_id, op ->> 'r', op ->> 'id', id, clock, (i - 1)::INTEGER, op ->> 'o',
-                      CASE WHEN json_keys(op -> 'f') <> [] THEN op -> 'f' END, coalesce(json_keys(op -> 'f'), [])
+                      CASE WHEN json_keys(op -> 'f') <> [] THEN (op -> 'f')::VARCHAR END
                FROM (SELECT dataset_id, id, clock, ops[i] AS op, i
                      FROM (SELECT dataset_id, id, clock, ops, generate_subscripts(ops, 1) AS i
                            FROM (SELECT dataset_id, id, clock,

@@ -92,12 +92,12 @@ def _select_sql(dataset_id: str, definition: dict[str, Any], keyed: bool) -> tup
         else:
             single_cols.append(_from_text(f, f"v[{scalar.index(f) + 1}]"))
     aggs = [
-        f"arg_max_null(fields -> {_lit('$.' + f['key'])}, ord) FILTER (WHERE list_contains(keys, {_lit(f['key'])})) AS f{i}"
+        f"arg_max_null(fields -> {_lit('$.' + f['key'])}, ord) FILTER (WHERE (fields -> {_lit('$.' + f['key'])}) IS NOT NULL) AS f{i}"
         for i, f in enumerate(fields)
     ]
     multi_cols = [_from_json(f, f"f{i}") for i, f in enumerate(fields)]
     sql = f"""
-        WITH ops AS (SELECT record_id, op, fields, keys, clock, event_id, op_index,
+        WITH ops AS (SELECT record_id, op, fields, clock, event_id, op_index,
                             count(*) OVER (PARTITION BY record_id) AS n
                      FROM record_ops WHERE {where})
         SELECT record_id{"".join(", " + c for c in single_cols)}
@@ -148,14 +148,14 @@ def reproject(
 
 
 def insert_ops(con: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]]) -> None:
-    """Bulk-insert record_ops rows: (dataset, resource, record, event, clock, op_index, op, fields_json, keys)."""
+    """Bulk-insert record_ops rows: (dataset, resource, record, event, clock, op_index, op, fields_json)."""
     if not rows:
         return
     cols = list(zip(*rows, strict=True))
     con.execute(
         """INSERT INTO record_ops SELECT unnest($1::VARCHAR[]), unnest($2::VARCHAR[]), unnest($3::VARCHAR[]),
            unnest($4::VARCHAR[]), unnest($5::BIGINT[]), unnest($6::INTEGER[]), unnest($7::VARCHAR[]),
-           unnest($8::VARCHAR[])::JSON, unnest($9::VARCHAR[][])""",
+           unnest($8::VARCHAR[])""",
         [list(c) for c in cols],
     )
 
@@ -165,7 +165,6 @@ def op_row(dataset_id: str, event_id: str, clock: int, index: int, op: dict[str,
     return (
         dataset_id, op["r"], op["id"], event_id, clock, index, op["o"],
         json.dumps(fields, separators=(",", ":"), ensure_ascii=False) if fields else None,
-        sorted(fields),
     )  # fmt: skip
 
 

@@ -7,7 +7,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_headless_packages_never_import_textual() -> None:
     code = (
-        "import sys, engine, sync, formulas, themes\n"
+        "import sys, engine, sync, formulas\n"
         "import engine.store, engine.records, engine.ingest, engine.csv_import, engine.maintenance\n"
         "assert 'textual' not in sys.modules, sorted(m for m in sys.modules if m.startswith('textual'))\n"
     )
