@@ -35,7 +35,11 @@ def main() -> int:
                 return 1
             result = {"case": name, "n": n, **json.loads(proc.stdout.strip().splitlines()[-1])}
             results.append(result)
-            shown = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in result.items() if k not in ("case", "n")}
+            shown = {
+                k: (round(v, 3) if isinstance(v, float) else v)
+                for k, v in result.items()
+                if k not in ("case", "n")
+            }
             print(f"{name:>14} {n:>9,}  {shown}  ({time.perf_counter() - t:.1f}s wall)", flush=True)
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)

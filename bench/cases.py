@@ -123,3 +123,221 @@ def bench_deep_page(n: int, work: Path) -> dict[str, Any]:
         index.rows(n // 2, 100)
         page = time.perf_counter() - t
     return {"seconds": plain, "position_index_build_s": build, "position_index_page_ms": page * 1000}
+
+
+# ---- TUI (headless Textual, `App.run_test`) on the store the `import` case built -------------------------
+
+
+def _tui(n: int, work: Path, scenario: Callable[[Any, Any, Any], Any]) -> dict[str, Any]:
+    """Run `scenario(app, pilot, view)` with the SeedVariety grid open; returns its numbers + start time."""
+    import asyncio
+
+    from kobold_tui.app import KoboldApp
+    from kobold_tui.screens.dataset import DatasetScreen
+
+    async def run() -> dict[str, Any]:
+        with _store(n, work) as s:
+            ds = _dataset(s)
+            t = time.perf_counter()
+            app = KoboldApp(s, save_theme=False)
+            async with app.run_test(size=(120, 40)) as pilot:
+                await app.push_screen(DatasetScreen(s, ds, "SeedVariety"))
+                view = app.screen.active_view
+                await _until(pilot, lambda: view.grid.row_count > 0 and view.cache.row(0) is not None)
+                _paint(view.grid)
+                start = time.perf_counter() - t
+                await app.workers.wait_for_complete()
+                await _until(pilot, lambda: not view.loading)
+                result: dict[str, Any] = await scenario(app, pilot, view)
+                result["start_to_first_grid_s"] = start
+                result["cached_rows"] = view.cache.cached_rows
+                return result
+
+    return asyncio.run(run())
+
+
+async def _until(pilot: Any, ready: Callable[[], bool], timeout: float = 60.0) -> None:
+    import asyncio
+
+    end = time.perf_counter() + timeout
+    while not ready():
+        if time.perf_counter() > end:
+            raise TimeoutError("the grid did not get there in time")
+        await asyncio.sleep(0.001)
+
+
+def _paint(grid: Any) -> None:
+    """Render every visible line, as a screen refresh would."""
+    for y in range(grid.size.height):
+        grid.render_line(y)
+
+
+@case("tui_start")
+def bench_tui_start(n: int, work: Path) -> dict[str, Any]:
+    """App start to the first painted grid page; peak memory with the grid open."""
+
+    async def nothing(app: Any, pilot: Any, view: Any) -> dict[str, Any]:
+        return {}
+
+    return _tui(n, work, nothing)
+
+
+@case("tui_sort")
+def bench_tui_sort(n: int, work: Path) -> dict[str, Any]:
+    """Sort by a string column: to the first painted page, and to the whole sorted view (position index)."""
+
+    async def sort(app: Any, pilot: Any, view: Any) -> dict[str, Any]:
+        t = time.perf_counter()
+        view.set_sort("variety_name")
+        await _until(pilot, lambda: view.preview_generation == view.generation)
+        _paint(view.grid)
+        first = time.perf_counter() - t
+        await _until(pilot, lambda: not view.loading)
+        return {"first_page_s": first, "index_ready_s": time.perf_counter() - t}
+
+    return _tui(n, work, sort)
+
+
+@case("tui_page")
+def bench_tui_page(n: int, work: Path) -> dict[str, Any]:
+    """Page down and jump to a random row, each to the repainted screen (median of 30)."""
+    import random
+
+    async def paging(app: Any, pilot: Any, view: Any) -> dict[str, Any]:
+        grid = view.grid
+        downs, jumps = [], []
+        rng = random.Random(3)
+        for _ in range(30):
+            t = time.perf_counter()
+            grid.action_page_down()
+            _paint(grid)
+            downs.append(time.perf_counter() - t)
+            await pilot.pause()
+        for _ in range(30):
+            t = time.perf_counter()
+            grid.move_to(row=rng.randrange(n))
+            _paint(grid)
+            jumps.append(time.perf_counter() - t)
+            await pilot.pause()
+        return {
+            "page_down_ms": statistics.median(downs) * 1000,
+            "jump_ms": statistics.median(jumps) * 1000,
+            "jump_max_ms": max(jumps) * 1000,
+        }
+
+    return _tui(n, work, paging)
+
+
+@case("tui_filter")
+def bench_tui_filter(n: int, work: Path) -> dict[str, Any]:
+    """A "contains" filter on a string column to its first painted page."""
+    from engine.query import Condition
+
+    async def filtering(app: Any, pilot: Any, view: Any) -> dict[str, Any]:
+        t = time.perf_counter()
+        view.add_condition(Condition("variety_name", "contains", "krim"))
+        await _until(pilot, lambda: view.preview_generation == view.generation)
+        _paint(view.grid)
+        first = time.perf_counter() - t
+        await _until(pilot, lambda: not view.loading)
+        return {"first_page_s": first, "index_ready_s": time.perf_counter() - t, "matched": view.matched}
+
+    return _tui(n, work, filtering)
+
+
+@case("tui_edit")
+def bench_tui_edit(n: int, work: Path) -> dict[str, Any]:
+    """Commit a cell edit (check, sign, append, project, undo bookkeeping) to the repainted cell; median of 30."""
+
+    async def editing(app: Any, pilot: Any, view: Any) -> dict[str, Any]:
+        grid = view.grid
+        grid.move_to(row=n // 2, col=2)
+        times = []
+        for i in range(30):
+            row = grid.current_row
+            t = time.perf_counter()
+            assert view.commit(row[0], "germination_days", str(i % 20), row[3])
+            _paint(grid)
+            times.append(time.perf_counter() - t)
+            await pilot.pause()
+        return {"median_ms": statistics.median(times) * 1000, "p90_ms": sorted(times)[26] * 1000}
+
+    return _tui(n, work, editing)
+
+
+def _bundle_round_trip(n: int, work: Path, use_snapshot: bool) -> dict[str, Any]:
+    """Export the `import` case's dataset to a bundle, import it into a fresh store, compare state hashes."""
+    import shutil
+
+    from engine import state_hash
+    from engine.store import Store
+    from sync import bundle
+
+    kind = "snapshot" if use_snapshot else "events"
+    path = work / f"bundle-{kind}-{n}.kobold"
+    with _store(n, work) as s:
+        ds = _dataset(s)
+        sent = state_hash.state_hash(s, ds)
+        t = time.perf_counter()
+        bundle.export_bundle(s, ds, path, use_snapshot=use_snapshot)
+        export_s = time.perf_counter() - t
+    target = work / f"store-{n}-from-{kind}"
+    shutil.rmtree(target, ignore_errors=True)
+    with Store.open(target) as r:
+        t = time.perf_counter()
+        result = bundle.import_bundle(r, path)
+        import_s = time.perf_counter() - t
+    assert result.state_hash == sent and not result.report.rejected, result.to_dict()
+    return {"seconds": import_s, "export_s": export_s, "bundle_mb": round(path.stat().st_size / 2**20, 1),
+            "events": result.events, "history": result.history}  # fmt: skip
+
+
+@case("bundle")
+def bench_bundle(n: int, work: Path) -> dict[str, Any]:
+    """Export the whole event stream as a bundle, then import it with full verification (`seconds`)."""
+    return _bundle_round_trip(n, work, use_snapshot=False)
+
+
+@case("bundle_snapshot")
+def bench_bundle_snapshot(n: int, work: Path) -> dict[str, Any]:
+    """Sign a snapshot into a bundle, then bootstrap a fresh store from it (`seconds`)."""
+    return _bundle_round_trip(n, work, use_snapshot=True)
+
+
+@case("computed")
+def bench_computed(n: int, work: Path) -> dict[str, Any]:
+    """Add a numeric and a template computed field to the imported resource: materializes both over all rows
+    (fetch, QuickJS, write back); then one edit recomputes one record."""
+    import shutil
+
+    from engine import datasets, query, records
+
+    source = work / f"store-{n}"
+    target = work / f"store-{n}-computed"
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(source, target)
+    from engine.store import Store
+
+    with Store.open(target) as s:
+        ds = _dataset(s)
+        numeric = {**SEED_VARIETY_SCHEMA, "computed_fields": {
+            "weeks": {"type": "decimal", "formula": "export function compute(record) { return record.days_to_maturity / 7 }"}}}  # fmt: skip
+        t = time.perf_counter()
+        datasets.apply_schema(s, ds, [numeric])
+        numeric_s = time.perf_counter() - t
+        template = {**SEED_VARIETY_SCHEMA, "computed_fields": {
+            **numeric["computed_fields"], "display_name": {"formula": "${record.species} · ${record.variety_name}"}}}  # fmt: skip
+        t = time.perf_counter()
+        datasets.apply_schema(s, ds, [template])
+        both_s = time.perf_counter() - t
+        rid = query.page(s, ds, query.Query("SeedVariety"), n // 2, 1).rows[0][0]
+        t = time.perf_counter()
+        records.update_record(s, ds, "SeedVariety", rid, {"days_to_maturity": 70})
+        edit_ms = (time.perf_counter() - t) * 1000
+    shutil.rmtree(target, ignore_errors=True)
+    return {
+        "seconds": numeric_s,
+        "numeric_field_s": numeric_s,
+        "numeric_and_template_s": both_s,
+        "edit_ms": edit_ms,
+    }

@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from engine import content, projection
+from engine import computed, content, projection
 from engine.nostr_event import NostrEvent
 from engine.protocol import KIND_CHANGESET, KIND_GENESIS, KIND_MANIFEST, KIND_SCHEMA
 
@@ -77,16 +77,19 @@ def apply_events(store: Store, batch: list[Checked], *, fresh: bool = False) -> 
             definition = current_definition(store, ds, key)
             if definition is not None:
                 projection.rebuild_resource(con, ds, definition)
+                computed.refresh(store, ds, definition, None)
         for (ds, key), ids in touched.items():
             if (ds, key) in schema_changed:
                 continue
             definition = current_definition(store, ds, key)
             if definition is None:
                 continue
+            changed = ids
             if fresh:
                 ops = [op for c in batch if c.event.kind == KIND_CHANGESET for op in c.body if op["r"] == key]
                 ids = set(projection.apply_newest(con, ds, definition, ops))
             projection.reproject(con, ds, definition, ids)
+            computed.refresh(store, ds, definition, changed)
 
 
 def insert_event_rows(store: Store, batch: list[Checked]) -> None:
@@ -167,10 +170,16 @@ def refresh_manifest(store: Store, dataset_id: str) -> None:
         "SELECT raw FROM events WHERE dataset_id = ? AND kind IN (?, ?) ORDER BY clock, id",
         [dataset_id, KIND_GENESIS, KIND_MANIFEST],
     ).fetchall()
+    from engine.snapshot import base_of
+
+    base = base_of(store, dataset_id)  # a snapshot-based dataset starts from the snapshot's manifest
     state: dict[str, str] = {}
     for (raw,) in rows:
         data = json.loads(json.loads(raw)["content"])
         state.update({k: v for k, v in data.items() if k in ("name", "description", "type", "visibility")})
+        if base is not None:
+            state.update(base.manifest)
+            base = None
     store.con.execute(
         "UPDATE datasets SET name = ?, description = ?, type = ?, visibility = ? WHERE id = ?",
         [state["name"], state.get("description", ""), state["type"], state["visibility"], dataset_id],

@@ -17,6 +17,8 @@ from engine.paths import CONFIG_FILE
 class Config:
     # Largest JSON size of one signed event; relays commonly refuse events above 64 KiB.
     max_event_bytes: int = 32 * 1024
+    # Time a formula may take per record before it yields an "#ERR … ran longer than" value.
+    formula_time_ms: float = 50.0
     # Theme name from themes/ used by the TUI.
     theme: str = "kobold-dark"
     # Nostr relays to replicate through (used by sync).

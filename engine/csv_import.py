@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from engine import datasets, writes
+from engine import computed, datasets, writes
 from engine.apply import Checked, update_heads
 from engine.errors import ImportFailed
 from engine.field_types import _FALSE, _TRUE
@@ -301,6 +301,9 @@ def _insert_ops_and_rows(store: Store, dataset_id: str, res: Resource) -> None:
     )
     cols = ", ".join(["_id", *(q(f["key"]) for f in res.fields)])
     con.execute(f"INSERT INTO {q(table_name(dataset_id, res.key))} ({cols}) SELECT {cols} FROM _typed")
+    if computed.has_formulas(res.definition):
+        ids = [r[0] for r in con.execute("SELECT _id FROM _typed").fetchall()]
+        computed.refresh(store, dataset_id, res.definition, ids)
 
 
 def _default_sql(f: dict[str, Any]) -> str:

@@ -153,7 +153,7 @@ def value_ok_sql(field: dict[str, Any], v: str) -> str:
             return "false"
         return f"({is_str} AND {s} IN ({', '.join(map(_lit, choices))}))"
     if t == "integer":
-        return f"(json_type({v}) = 'BIGINT')"
+        return f"(json_type({v}) IN ('BIGINT', 'UBIGINT') AND TRY_CAST({v} AS BIGINT) IS NOT NULL)"
     if t == "decimal":
         scale = int(field.get("scale", 2))
         frac = rf"\.[0-9]{{{scale}}}" if scale > 0 else ""
@@ -183,8 +183,9 @@ def value_ok_sql(field: dict[str, Any], v: str) -> str:
     return "false"
 
 
-def bad_op_sql(definition: dict[str, Any], f: str) -> str:
-    """A SQL condition over the op's `f` JSON object: true when some field is unknown or its value does not fit."""
+def bad_op_sql(definition: dict[str, Any], f: str) -> tuple[str, str]:
+    """(SQL list of the live fields' JSON values out of the op's `f` object, condition over it and `f` that is
+    true when some field is unknown or its value does not fit). The list is built in one parse of `f`."""
     fields = [x for x in definition["fields"] if not x.get("removed")]
     keys = ", ".join(_lit(x["key"]) for x in fields)
     unknown = (
@@ -192,10 +193,11 @@ def bad_op_sql(definition: dict[str, Any], f: str) -> str:
         if fields
         else f"len(coalesce(json_keys({f}), [])) > 0"
     )
+    values = "json_extract(" + f + ", [" + ", ".join(_lit("$." + x["key"]) for x in fields) + "])"
     parts = [unknown]
-    for x in fields:
-        v = f"json_extract({f}, {_lit('$.' + x['key'])})"
+    for i, x in enumerate(fields, start=1):
+        v = f"_v[{i}]"
         parts.append(
             f"(coalesce(json_type({v}), 'NULL') <> 'NULL' AND NOT coalesce({value_ok_sql(x, v)}, false))"
         )
-    return "(" + " OR ".join(parts) + ")"
+    return (values if fields else "[]::JSON[]"), "(" + " OR ".join(parts) + ")"

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from engine import content, datasets, projection, state_hash
+from engine import computed, content, datasets, projection, state_hash
 from engine.apply import refresh_manifest
 from engine.errors import EventRejected
 from engine.identity import short_npub
@@ -38,8 +38,11 @@ class VerifyReport:
 def verify(store: Store, dataset_id: str) -> VerifyReport:
     """Re-check every stored event (id, signature, envelope, lineage), the op index against the events, and
     every stored value against the schema; returns the problems found and the state hash."""
+    from engine.snapshot import base_of
+
     problems: list[dict[str, str]] = []
-    clocks: dict[str, int] = {}
+    base = base_of(store, dataset_id)  # a snapshot-based dataset: the snapshot's heads stand for its past
+    clocks: dict[str, int] = dict(base.heads) if base else {}
     op_counts: dict[str, int] = {}
     failed: set[str] = set()
     cur = store.con.execute(
@@ -82,6 +85,7 @@ def verify(store: Store, dataset_id: str) -> VerifyReport:
             "SELECT event_id, count(*) FROM record_ops WHERE dataset_id = ? GROUP BY event_id", [dataset_id]
         ).fetchall()
     )
+    indexed.pop(base.snapshot_id if base else "", None)  # the snapshot's records, not an event's ops
     for event_id in sorted((set(op_counts) | set(indexed)) - failed):
         if op_counts.get(event_id) != indexed.get(event_id):
             problems.append(
@@ -134,13 +138,24 @@ def rebuild(store: Store, dataset_id: str, *, full: bool = False) -> str:
         store.forget_definitions(dataset_id)
         if full:
             _reextract_ops(store, dataset_id)
-        latest: dict[str, tuple[int, str, dict[str, Any]]] = {}
+        from engine.snapshot import base_of, restore_base_ops
+
+        base = base_of(
+            store, dataset_id
+        )  # a snapshot-based dataset starts from the snapshot's schemas and ops
+        if full:
+            restore_base_ops(store, dataset_id)
+        latest: dict[str, tuple[int, str, dict[str, Any]]] = {
+            r["definition"]["key"]: (r["clock"], r["event"], r["definition"])
+            for r in (base.resources if base else [])
+        }
         for event_id, clock, raw in con.execute(
             "SELECT id, clock, raw FROM events WHERE dataset_id = ? AND kind = ? ORDER BY clock, id",
             [dataset_id, KIND_SCHEMA],
         ).fetchall():
             d = json.loads(json.loads(raw)["content"])["definition"]
-            latest[d["key"]] = (clock, event_id, d)
+            if d["key"] not in latest or latest[d["key"]][:2] < (clock, event_id):
+                latest[d["key"]] = (clock, event_id, d)
         for key, (clock, event_id, d) in latest.items():
             con.execute(
                 "INSERT INTO resources VALUES (?, ?, ?, ?, ?, ?)",
@@ -154,6 +169,7 @@ def rebuild(store: Store, dataset_id: str, *, full: bool = False) -> str:
                 ],
             )
             projection.rebuild_resource(con, dataset_id, d)
+            computed.refresh(store, dataset_id, d, None)
         refresh_manifest(store, dataset_id)
     return state_hash.state_hash(store, dataset_id)
 

@@ -32,7 +32,10 @@ def live_fields(definition: dict[str, Any]) -> list[dict[str, Any]]:
 
 def create_table(con: duckdb.DuckDBPyConnection, dataset_id: str, definition: dict[str, Any]) -> str:
     tbl = table_name(dataset_id, definition["key"])
-    cols = ", ".join(f"{q(f['key'])} {column_type(f)}" for f in live_fields(definition))
+    from engine.computed import extra_columns
+
+    pairs = [(f["key"], column_type(f)) for f in live_fields(definition)] + extra_columns(definition)
+    cols = ", ".join(f"{q(k)} {t}" for k, t in pairs)
     con.execute(f"DROP TABLE IF EXISTS {q(tbl)}")
     con.execute(f"CREATE TABLE {q(tbl)} (_id VARCHAR NOT NULL{', ' + cols if cols else ''})")
     return tbl
@@ -115,6 +118,10 @@ def _select_sql(dataset_id: str, definition: dict[str, Any], keyed: bool) -> tup
     return sql, [dataset_id, definition["key"]]
 
 
+def _stored_columns(definition: dict[str, Any]) -> str:
+    return ", ".join(["_id", *(q(f["key"]) for f in live_fields(definition))])
+
+
 def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -126,7 +133,10 @@ def rebuild_resource(con: duckdb.DuckDBPyConnection, dataset_id: str, definition
         con.execute(f"DROP TABLE IF EXISTS {q(tbl)}")
         return
     sql, params = _select_sql(dataset_id, definition, keyed=False)
-    con.execute(f"INSERT INTO {q(tbl)} SELECT * FROM ({sql}) ORDER BY record_id", params)
+    con.execute(
+        f"INSERT INTO {q(tbl)} ({_stored_columns(definition)}) SELECT * FROM ({sql}) ORDER BY record_id",
+        params,
+    )
 
 
 def reproject(
@@ -143,7 +153,7 @@ def reproject(
     con.execute("CREATE OR REPLACE TEMP TABLE _affected AS SELECT unnest(?::VARCHAR[]) AS id", [ids])
     con.execute(f"DELETE FROM {q(tbl)} WHERE _id IN (SELECT id FROM _affected)")
     sql, params = _select_sql(dataset_id, definition, keyed=True)
-    con.execute(f"INSERT INTO {q(tbl)} {sql}", params)
+    con.execute(f"INSERT INTO {q(tbl)} ({_stored_columns(definition)}) {sql}", params)
     con.execute("DROP TABLE _affected")
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -50,7 +51,13 @@ class Page:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dicts(self) -> list[dict[str, Any]]:
-        return [dict(zip(self.columns, (jsonable(v) for v in row), strict=True)) for row in self.rows]
+        out = []
+        for row in self.rows:
+            item = dict(zip(self.columns, (jsonable(v) for v in row), strict=True))
+            if isinstance(item.get("_errors"), str):
+                item["_errors"] = json.loads(item["_errors"])
+            out.append(item)
+        return out
 
 
 def parse_condition(text: str) -> Condition:
@@ -84,7 +91,7 @@ def _where(res: Resource, query: Query) -> tuple[str, list[Any]]:
     parts: list[str] = []
     params: list[Any] = []
     for cond in query.conditions:
-        f = res.field(cond.field)
+        f = _column(res, cond.field)
         col = q(f["key"])
         if cond.op == "empty":
             parts.append(
@@ -124,7 +131,7 @@ def _escape_like(text: str) -> str:
 def _order(res: Resource, query: Query) -> str:
     terms = []
     for name, desc in query.sort:
-        f = res.field(name)
+        f = _column(res, name)
         terms.append(f"{q(f['key'])} {'DESC' if desc else 'ASC'} NULLS LAST")
     return " ORDER BY " + ", ".join([*terms, "_id"])
 
@@ -143,7 +150,7 @@ def page(store: Store, dataset_id: str, query: Query, offset: int = 0, limit: in
     res = datasets.resource(store, dataset_id, query.resource)
     tbl = q(table_name(dataset_id, res.key))
     where, params = _where(res, query)
-    cols = ["_id", *(q(f["key"]) for f in res.fields)]
+    cols = ["_id", *(q(k) for k in _keys(res)), "_errors", "_invalid"]
     rows = store.con.execute(
         f"SELECT {', '.join(cols)} FROM {tbl}{where}{_order(res, query)} LIMIT ? OFFSET ?",
         [*params, max(limit, 0), max(offset, 0)],
@@ -151,7 +158,24 @@ def page(store: Store, dataset_id: str, query: Query, offset: int = 0, limit: in
     total_row = store.con.execute(f"SELECT count(*) FROM {tbl}").fetchone()
     total = int(total_row[0]) if total_row else 0
     matched = total if not where else count(store, dataset_id, query)
-    return Page(["_id", *(f["name"] for f in res.fields)], rows, total, offset, matched)
+    return Page(["_id", *_names(res), "_errors", "_invalid"], rows, total, offset, matched)
+
+
+def _column(res: Resource, name: str) -> dict[str, Any]:
+    """A stored or computed field by name, for filtering and sorting."""
+    for c in res.computed:
+        if c["name"] == name:
+            return {**c, "scale": 18} if c["type"] == "decimal" else c
+    return res.field(name)
+
+
+def _keys(res: Resource) -> list[str]:
+    """Stored then computed column keys: everything a person sees as a column."""
+    return [f["key"] for f in res.fields] + [c["key"] for c in res.computed]
+
+
+def _names(res: Resource) -> list[str]:
+    return [f["name"] for f in res.fields] + [c["name"] for c in res.computed]
 
 
 class PositionIndex:
@@ -171,10 +195,10 @@ class PositionIndex:
         )
         row = store.con.execute(f"SELECT count(*) FROM {self.name}").fetchone()
         self.matched = int(row[0]) if row else 0
-        self.columns = ["_id", *(f["name"] for f in self.res.fields)]
+        self.columns = ["_id", *_names(self.res), "_errors", "_invalid"]
 
     def rows(self, offset: int, limit: int) -> list[tuple[Any, ...]]:
-        cols = ", ".join(["t._id", *(f"t.{q(f['key'])}" for f in self.res.fields)])
+        cols = ", ".join(["t._id", *(f"t.{q(k)}" for k in _keys(self.res)), "t._errors", "t._invalid"])
         return self.store.con.execute(
             f"SELECT {cols} FROM {self.name} p JOIN {self.tbl} t ON t.rowid = p.rid "
             f"WHERE p.pos >= ? AND p.pos < ? ORDER BY p.pos",

@@ -6,13 +6,14 @@ and what was expected.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from engine import datasets, writes
+from engine import computed, datasets, writes
 from engine.errors import NotFound, ValidationError
 from engine.field_types import ValueProblem, canonical
 from engine.nostr_event import NostrEvent
@@ -80,10 +81,17 @@ def check(store: Store, dataset_id: str, changes: list[Change]) -> list[dict[str
             for f in res.fields:
                 if f["key"] not in fields and "default" in f:
                     fields[f["key"]] = f["default"]
+            if any(f.get("default_formula") for f in res.fields):
+                computed_defaults = computed.default_values(
+                    store, dataset_id, res.definition, _by_name(res, fields)
+                )
+                fields.update(_values(res, computed_defaults, False))
             for f in res.fields:
                 if f["required"] and fields.get(f["key"]) is None:
                     raise ValidationError(f"{res.name}.{f['name']} is required; give it a value.")
             ops.append({"o": "create", "r": res.key, "id": rid, "f": fields})
+            if computed.has_formulas(res.definition):
+                computed.check_record(store, dataset_id, res.definition, _by_name(res, fields))
         elif ch.op == "update":
             rid = _existing(store, dataset_id, res, ch.record_id)
             fields = _values(res, ch.values, ch.from_text)
@@ -93,6 +101,10 @@ def check(store: Store, dataset_id: str, changes: list[Change]) -> list[dict[str
                 if f["required"] and f["key"] in fields and fields[f["key"]] is None:
                     raise ValidationError(f"{res.name}.{f['name']} is required and cannot be cleared.")
             ops.append({"o": "update", "r": res.key, "id": rid, "f": fields})
+            if computed.has_formulas(res.definition):
+                current = get_record(store, dataset_id, res.key, rid)
+                current.update(_by_name(res, fields))
+                computed.check_record(store, dataset_id, res.definition, current)
         elif ch.op == "delete":
             rid = _existing(store, dataset_id, res, ch.record_id)
             ops.append({"o": "delete", "r": res.key, "id": rid})
@@ -120,6 +132,16 @@ def _values(res: Resource, values: Mapping[str, Any], from_text: bool) -> dict[s
             out[f["key"]] = canonical(f, raw, from_text=from_text)
         except ValueProblem as exc:
             raise ValidationError(f"{res.name}.{f['name']}: {raw!r} does not fit: {exc}.") from None
+    return out
+
+
+def _by_name(res: Resource, fields: dict[str, Any]) -> dict[str, Any]:
+    """Canonical values by field key → values by field name as formulas see them (decimals as numbers)."""
+    out: dict[str, Any] = {}
+    for f in res.fields:
+        if f["key"] in fields:
+            value = fields[f["key"]]
+            out[f["name"]] = float(value) if f["type"] == "decimal" and value is not None else value
     return out
 
 
@@ -206,3 +228,18 @@ def get_record(store: Store, dataset_id: str, resource: str, record_id: str) -> 
     out: dict[str, Any] = {"_id": row[0]}
     out.update({f["name"]: v for f, v in zip(res.fields, row[1:], strict=True)})
     return out
+
+
+def derived(store: Store, dataset_id: str, resource: str, record_id: str) -> dict[str, Any]:
+    """A record's computed values by name, formula errors by field, and validation messages (or None)."""
+    res = datasets.resource(store, dataset_id, resource)
+    keys = [c["key"] for c in res.computed]
+    cols = ", ".join([*(q(k) for k in keys), "_errors", "_invalid"])
+    row = store.con.execute(
+        f"SELECT {cols} FROM {q(table_name(dataset_id, res.key))} WHERE _id = ?", [record_id]
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"No {res.name} record {record_id!r}.")
+    values = dict(zip((c["name"] for c in res.computed), row[: len(keys)], strict=True))
+    errors = json.loads(row[len(keys)]) if row[len(keys)] else {}
+    return {"computed": values, "errors": errors, "invalid": row[len(keys) + 1]}

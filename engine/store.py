@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -23,6 +23,9 @@ from engine.errors import Ambiguous, KoboldError, NotFound, StoreInUse
 from engine.identity import Identity, load_or_create
 from engine.lock import StoreLock
 from engine.paths import DB_FILE, resolve_home
+
+if TYPE_CHECKING:
+    from formulas import FormulaRuntime
 
 
 class Store:
@@ -40,6 +43,16 @@ class Store:
         # threads holds this lock around each call (queries release the GIL, so the UI stays responsive).
         self.lock = threading.RLock()
         self._definitions: dict[str, list[dict[str, Any]]] = {}
+        self._formulas: FormulaRuntime | None = None
+
+    @property
+    def formulas(self) -> FormulaRuntime:
+        """The formula sandbox, started on first use (a thread of its own)."""
+        if self._formulas is None:
+            from formulas import FormulaRuntime, Limits
+
+            self._formulas = FormulaRuntime(Limits(time_ms_per_record=self.config.formula_time_ms))
+        return self._formulas
 
     def definitions(self, dataset_id: str) -> list[dict[str, Any]]:
         """Current resource definitions of a dataset (removed ones included), cached until a schema change."""
@@ -78,10 +91,19 @@ class Store:
             if lock:
                 lock.release()
             raise
-        db.create_tables(con)
-        return cls(path, con, lock)
+        try:
+            db.create_tables(con)
+            return cls(path, con, lock)
+        except BaseException:
+            # A bad key file or config must not leave the database open or the store locked.
+            con.close()
+            if lock:
+                lock.release()
+            raise
 
     def close(self) -> None:
+        if self._formulas is not None:
+            self._formulas.close()
         try:
             self.con.close()
         finally:

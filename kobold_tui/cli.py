@@ -11,7 +11,19 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from engine import csv_import, datasets, demo, export, history, maintenance, query, records, state_hash
+from engine import (
+    csv_import,
+    datasets,
+    demo,
+    export,
+    formula_test,
+    history,
+    maintenance,
+    query,
+    records,
+    snapshot,
+    state_hash,
+)
 from engine.errors import KoboldError
 from engine.identity import import_key, load_or_create
 from engine.paths import resolve_home
@@ -171,6 +183,20 @@ def build_parser() -> argparse.ArgumentParser:
     p2.add_argument("resource")
     p2.add_argument("id")
 
+    p = sub.add_parser("formula", help="try formulas against records")
+    fo_sub = p.add_subparsers(metavar="ACTION", required=True)
+    p2 = cmd(
+        fo_sub,
+        "test",
+        cmd_formula_test,
+        "evaluate a computed field or validation and print results or errors",
+    )
+    p2.add_argument("dataset")
+    p2.add_argument("resource")
+    p2.add_argument("field", help="a computed field, a validation name, or a field with `validate`")
+    p2.add_argument("--record", help="one record id (default: the first --limit records)")
+    p2.add_argument("--limit", type=int, default=20)
+
     p = cmd(sub, "import", cmd_import, "import a CSV file as new records (all or nothing)")
     p.add_argument("dataset")
     p.add_argument("resource")
@@ -183,6 +209,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = cmd(sub, "log", cmd_log, "the dataset's events, newest first")
     p.add_argument("dataset")
     p.add_argument("--limit", type=int)
+    p.add_argument(
+        "--rejected", action="store_true", help="the events refused on arrival, with their reasons"
+    )
+    p = sub.add_parser("bundle", help="carry a dataset to another store in one file (USB stick, e-mail)")
+    bu_sub = p.add_subparsers(metavar="ACTION", required=True)
+    p2 = cmd(bu_sub, "export", cmd_bundle_export, "write a dataset's signed events to a bundle file")
+    p2.add_argument("dataset")
+    p2.add_argument("--output", type=Path, required=True, help="the bundle file to write")
+    p2.add_argument("--snapshot", action="store_true", help="a signed snapshot plus the events after it")
+    p2.add_argument(
+        "--include-private",
+        action="store_true",
+        help="export a private dataset anyway (it leaves this store)",
+    )
+    p2 = cmd(bu_sub, "import", cmd_bundle_import, "verify and apply every event of a bundle file")
+    p2.add_argument("file", type=Path)
     p = cmd(sub, "verify", cmd_verify, "re-check every stored event and print the state hash")
     p.add_argument("dataset")
     p = cmd(sub, "rebuild", cmd_rebuild, "drop and re-derive the projections; prints the state hash")
@@ -283,7 +325,7 @@ def dataset_summary(store: Store, ds: str) -> dict[str, Any]:
         "description": d.description, "created_at": d.created_at, "origin": d.origin, "heads": heads,
         "events": sum(counts.values()), "events_by_type": counts,
         "records": {r.name: query.count(store, ds, query.Query(r.key)) for r in datasets.resources(store, ds)},
-        "state_hash": state_hash.state_hash(store, ds),
+        "state_hash": state_hash.state_hash(store, ds), "history": snapshot.history_status(store, ds),
     }  # fmt: skip
 
 
@@ -395,9 +437,13 @@ def cmd_record_show(store: Store, args: argparse.Namespace) -> int:
     ds = store.dataset_id(args.dataset)
     rec = records.get_record(store, ds, args.resource, args.id)
     blame = history.blame(store, ds, args.resource, rec["_id"])
+    extra = records.derived(store, ds, args.resource, rec["_id"])
     if args.json:
-        co.emit_json({"record": rec, "blame": blame})
+        co.emit_json({"record": rec, "blame": blame, **extra})
         return 0
+    if extra["invalid"]:
+        co.err.print(f"[yellow]invalid:[/] {extra['invalid']}")
+    rec.update({k: extra["errors"].get(k) or v for k, v in extra["computed"].items()})
     from engine.identity import short_npub
 
     co.table(
@@ -430,6 +476,18 @@ def _when(ts: int) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M")
 
 
+def cmd_formula_test(store: Store, args: argparse.Namespace) -> int:
+    ds = store.dataset_id(args.dataset)
+    results = formula_test.run(store, ds, args.resource, args.field, args.record, args.limit)
+    if args.json:
+        co.emit_json(results)
+    else:
+        co.table(
+            ["record", "result"], [[r["record"][:12], r.get("error") or co.cell(r["value"])] for r in results]
+        )
+    return 0
+
+
 def cmd_import(store: Store, args: argparse.Namespace) -> int:
     ds = store.dataset_id(args.dataset)
     with co.progress_bar(not args.json) as progress:
@@ -454,6 +512,8 @@ def cmd_export(store: Store, args: argparse.Namespace) -> int:
 
 
 def cmd_log(store: Store, args: argparse.Namespace) -> int:
+    if args.rejected:
+        return _log_rejected(store, args)
     entries = maintenance.log(store, store.dataset_id(args.dataset), args.limit)
     if args.json:
         co.emit_json(entries)
@@ -465,6 +525,56 @@ def cmd_log(store: Store, args: argparse.Namespace) -> int:
             for e in entries
         ],
     )
+    return 0
+
+
+def _log_rejected(store: Store, args: argparse.Namespace) -> int:
+    from engine import ingest
+
+    entries = ingest.rejected(store, store.dataset_id(args.dataset), args.limit)
+    if args.json:
+        co.emit_json(entries)
+        return 0
+    co.table(
+        ["received", "event", "reason"], [[e["received_at"], e["event"][:12], e["reason"]] for e in entries]
+    )
+    return 0
+
+
+def cmd_bundle_export(store: Store, args: argparse.Namespace) -> int:
+    from sync import bundle
+
+    ds = store.dataset_id(args.dataset)
+    with co.progress_bar(not args.json) as progress:
+        header = bundle.export_bundle(
+            store, ds, args.output, use_snapshot=args.snapshot, include_private=args.include_private,
+            progress=progress,
+        )  # fmt: skip
+    result = {**header, "file": str(args.output), "bytes": args.output.stat().st_size}
+    if args.json:
+        co.emit_json(result)
+    else:
+        co.out.print(f"wrote {header['events']} events of {header['name']} to {args.output}")
+    return 0
+
+
+def cmd_bundle_import(store: Store, args: argparse.Namespace) -> int:
+    from sync import bundle
+
+    with co.progress_bar(not args.json) as progress:
+        result = bundle.import_bundle(store, args.file, progress)
+    data = result.to_dict()
+    if args.json:
+        co.emit_json(data)
+    else:
+        for r in data["rejected"]:
+            co.err.print(f"[red]✗[/] {r['event'][:12]} {r['reason']}")
+        co.pairs(
+            [
+                (k, data[k])
+                for k in ("name", "dataset", "applied", "duplicates", "pending", "history", "state_hash")
+            ]
+        )
     return 0
 
 

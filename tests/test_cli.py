@@ -131,3 +131,23 @@ def test_the_console_script_runs_in_a_fresh_process(tmp_path: Path) -> None:
         and bad.stderr.strip().startswith("error: No dataset")
         and len(bad.stderr.splitlines()) == 1
     )
+
+
+def test_formula_test_prints_values_and_errors(kobold: Kobold, tmp_path: Path) -> None:
+    ds = kobold("dataset", "create", "F")["id"]
+    schema = tmp_path / "r.yaml"
+    schema.write_text(
+        "resource: R\nfields:\n  n: integer\ncomputed_fields:\n  half:\n    type: decimal\n"
+        "    formula: 'export function compute(record) { if (record.n === 0) throw new Error(\"zero\"); return record.n / 2 }'\n"
+    )
+    kobold("schema", "apply", ds, str(schema))
+    one = kobold("record", "add", ds, "R", "n=3")["id"]
+    zero = kobold("record", "add", ds, "R", "n=0")["id"]
+    results = {r["record"]: r for r in kobold("formula", "test", ds, "R", "half")}
+    assert results[one]["value"] == 1.5
+    assert "zero" in results[zero]["error"] and results[zero]["error"].startswith("#ERR")
+    shown = kobold("record", "show", ds, "R", zero)
+    assert shown["computed"] == {"half": None} and "zero" in shown["errors"]["half"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("resource: R\nfields:\n  n: integer\ncomputed_fields:\n  x: {formula: 'record.n +'}\n")
+    assert "does not compile" in kobold.fails("schema", "apply", ds, str(bad))
