@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from engine import projection
+from engine import computed, projection
 from engine.apply import Checked, current_definition, update_heads
 from engine.event_checks import SchemaState, bad_op_sql
 from engine.field_types import column_type
@@ -145,6 +145,13 @@ def apply_staged(store: Store, kept: Sequence[int], batch: Sequence[Checked]) ->
         if definition is None or definition.get("removed"):
             continue
         project_touched(con, ds, definition)
+        touched = [
+            r[0]
+            for r in con.execute(
+                "SELECT record_id FROM _in_touched WHERE dataset_id = ? AND resource = ?", [ds, key]
+            ).fetchall()
+        ]
+        computed.refresh(store, ds, definition, touched)
     datasets = sorted({ds for ds, _ in pairs} | {batch[i].dataset_id for i in kept})
     con.execute("DELETE FROM state_cache WHERE dataset_id IN (SELECT unnest(?::VARCHAR[]))", [datasets])
 

@@ -29,12 +29,14 @@ def compute(store: Store, dataset_id: str) -> str:
         struct = (
             "{" + ", ".join(f"'{f['key']}': {q(f['key'])}" for f in fields) + "}" if fields else "{'_': NULL}"
         )
-        row = store.con.execute(
-            f"""SELECT coalesce(sha256(string_agg(h, '' ORDER BY _id)), sha256(''))
-                FROM (SELECT _id, sha256(_id || chr(9) || to_json({struct})::VARCHAR) AS h
-                      FROM {q(table_name(dataset_id, res.key))})"""
-        ).fetchone()
-        rows_hash = row[0] if row else ""
+        # Row hashes stream out in id order and are chained here: a huge ordered string_agg inside DuckDB
+        # gave a different answer once it had to spill under memory pressure.
+        rows = store.con.execute(
+            f"""SELECT _id, sha256(_id || chr(9) || to_json({struct})::VARCHAR)
+                FROM {q(table_name(dataset_id, res.key))}"""
+        ).fetchall()
+        rows.sort()
+        rows_hash = hashlib.sha256("".join(h for _, h in rows).encode()).hexdigest()
         def_hash = hashlib.sha256(canonical_json(res.definition).encode()).hexdigest()
         lines.append(f"{res.key} {def_hash} {rows_hash}\n")
     return hashlib.sha256("".join(lines).encode()).hexdigest()

@@ -92,6 +92,7 @@ class Store:
                 lock.release()
             raise
         try:
+            _bound_memory(con, path)
             db.create_tables(con)
             return cls(path, con, lock)
         except BaseException:
@@ -156,3 +157,24 @@ class Store:
                 return exact[0]
             raise Ambiguous(f"{ref!r} matches {len(ids)} datasets; use the dataset id instead.")
         return ids[0]
+
+
+def _bound_memory(con: duckdb.DuckDBPyConnection, home: Path) -> None:
+    """Cap DuckDB's memory and let it spill to the store's tmp/ instead: its default (80% of RAM) lets one big
+    import or bundle take the whole machine. `KOBOLD_DUCKDB_MEMORY` overrides the cap (e.g. "8GB")."""
+    import os
+
+    limit = os.environ.get("KOBOLD_DUCKDB_MEMORY") or f"{max(1, min(4, _ram_gib() // 4))}GB"
+    con.execute(f"SET memory_limit = '{limit}'")
+    # DuckDB draws its own progress bar on stdout for long queries; it would corrupt `--json` output.
+    con.execute("SET enable_progress_bar = false")
+    con.execute(f"SET temp_directory = '{str(home / 'tmp').replace(chr(39), chr(39) * 2)}'")
+
+
+def _ram_gib() -> int:
+    import os
+
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30)
+    except (ValueError, OSError):
+        return 8

@@ -144,3 +144,16 @@ def test_the_demo_display_name_is_computed(store: Store) -> None:
     ds = demo.create_demo(store)
     names = [r["display_name"] for r in rows(store, ds, "SeedVariety", sort=(("display_name", False),))]
     assert names[0] == "Allium cepa · Red Baron" and len(names) == 30
+
+
+def test_a_bundle_brings_computed_values_to_the_receiving_store(tmp_path, store: Store) -> None:
+    from sync import bundle
+
+    ds = demo.create_demo(store)
+    path = tmp_path / "demo.kobold"
+    bundle.export_bundle(store, ds, path)
+    with Store.open(tmp_path / "receiver") as other:
+        bundle.import_bundle(other, path)
+        names = sorted(r["display_name"] for r in rows(other, ds, "SeedVariety"))
+        assert names == sorted(r["display_name"] for r in rows(store, ds, "SeedVariety"))
+        assert names[0] == "Allium cepa · Red Baron"

@@ -120,7 +120,8 @@ class RecordFormScreen(ModalScreen[str | None]):
         await self.query_one("#form-fields").mount_all(editors)
         self._preview()
         if editors:
-            editors[0].query_one(".field-input, .picker-search").focus()
+            # The first field is at the top already: scrolling to it while the layout settles could move it.
+            editors[0].query_one(".field-input, .picker-search").focus(scroll_visible=False)
 
     @property
     def editors(self) -> list[FieldEditor]:

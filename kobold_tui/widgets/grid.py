@@ -204,7 +204,9 @@ class DataGrid(ScrollView, can_focus=True):
         gutter_style = row_style + self.get_component_rich_style("datagrid--gutter")
         segments = [Segment(f"{mark}{str(pos + 1).rjust(gutter - 2)}", gutter_style)]
         if row_invalid(row):
-            segments.append(Segment(INVALID_MARK, row_style + self.get_component_rich_style("datagrid--error")))
+            segments.append(
+                Segment(INVALID_MARK, row_style + self.get_component_rich_style("datagrid--error"))
+            )
         else:
             segments.append(Segment(" ", gutter_style))
         body = self._row_segments(row, labels, fetched is None, on_cursor, row_style)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -38,6 +41,32 @@ async def settle(app: KoboldApp, pilot: Pilot[None]) -> None:
     await pilot.pause()
 
 
+async def wait_until(app: App[Any], pilot: Pilot[Any], condition: Callable[[], bool], what: str) -> None:
+    """Let workers finish and messages land until `condition()` holds: wait for the actual state a test or
+    snapshot needs, not a number of rounds (a loaded machine delivers worker results late)."""
+    deadline = time.monotonic() + 30
+    while True:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        if condition():
+            break
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        await pilot.pause(0.01)
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
+
+
+def grid_ready(view: TableView) -> bool:
+    """The view is built and every row on screen is read (no placeholders left to fill in)."""
+    if view.loading or view.cache.index is None:
+        return False
+    grid = view.grid
+    top = grid.scroll_offset.y
+    bottom = min(grid.row_count, top + grid.page_height)
+    return all(view.cache.row(pos) is not None for pos in range(top, bottom))
+
+
 async def open_dataset(
     app: KoboldApp, pilot: Pilot[None], dataset_id: str, resource: str = "SeedVariety"
 ) -> TableView:
@@ -48,4 +77,5 @@ async def open_dataset(
     assert isinstance(screen, DatasetScreen)
     view = screen.active_view
     assert view is not None
+    await wait_until(app, pilot, lambda: grid_ready(view), "the grid to fill")
     return view
