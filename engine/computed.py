@@ -132,8 +132,16 @@ def _refresh_table(store: Store, dataset_id: str, definition: dict[str, Any], id
     tbl = q(table_name(dataset_id, definition["key"]))
     fields = _fields_read(definition, [f for _, f in [*computed, *checks]])
     cols = ", ".join(["_id", *(_as_formula_input(f) for f in fields)])
-    where = "" if ids is None else " WHERE _id IN (SELECT unnest($1::VARCHAR[]))"
-    rows = store.con.execute(f"SELECT {cols} FROM {tbl}{where}", [] if ids is None else [ids]).fetchall()
+    # A short literal id list lets DuckDB skip row groups by their min/max; a subquery scans the whole table.
+    few = ids is not None and len(ids) <= 64
+    params: list[Any]
+    if ids is None:
+        where, params = "", []
+    elif few:
+        where, params = f" WHERE _id IN ({', '.join('?' * len(ids))})", list(ids)
+    else:
+        where, params = " WHERE _id IN (SELECT unnest($1::VARCHAR[]))", [ids]
+    rows = store.con.execute(f"SELECT {cols} FROM {tbl}{where}", params).fetchall()
     if not rows:
         return
     as_columns = list(zip(*rows, strict=True))
@@ -142,15 +150,22 @@ def _refresh_table(store: Store, dataset_id: str, definition: dict[str, Any], id
     refs = _refs(store, dataset_id, definition, columns, [*computed, *checks])
     results, errors, invalid = evaluate(store.formulas, computed, checks, columns, len(rows), refs)
     out_cols = [key for key, _ in computed]
+    values = [
+        (*(results[k][i] for k in out_cols), errors[i], invalid[i], rid) for i, rid in enumerate(record_ids)
+    ]
+    if few:
+        # A few rows: keyed single-row updates skip row groups by id; a join would scan the whole table.
+        sets = ", ".join(f"{q(k)} = ?" for k in [*out_cols, "_errors", "_invalid"])
+        for row in values:
+            store.con.execute(f"UPDATE {tbl} SET {sets} WHERE _id = ?", list(row))
+        return
     store.con.execute(
-        "CREATE OR REPLACE TEMP TABLE _derived (_id VARCHAR, "
+        "CREATE OR REPLACE TEMP TABLE _derived ("
         + "".join(f"{q(k)} {RESULT_COLUMN_TYPES[_type_of(definition, k)]}, " for k in out_cols)
-        + "_errors VARCHAR, _invalid VARCHAR)"
+        + "_errors VARCHAR, _invalid VARCHAR, _id VARCHAR)"
     )
     appender = store.con.appender("_derived")
-    appender.append_rows(
-        [(rid, *(results[k][i] for k in out_cols), errors[i], invalid[i]) for i, rid in enumerate(record_ids)]
-    )
+    appender.append_rows(values)
     appender.flush()
     sets = ", ".join(f"{q(k)} = d.{q(k)}" for k in [*out_cols, "_errors", "_invalid"])
     store.con.execute(f"UPDATE {tbl} SET {sets} FROM _derived d WHERE {tbl}._id = d._id")
