@@ -91,6 +91,16 @@ class NostrEvent:
         return values[0] if values else None
 
     def check_id(self) -> bool:
+        # orjson writes the NIP-01 serialization byte for byte like json.dumps for almost every input and is
+        # ~5x faster; where they differ (rare escapes) the stdlib serialization decides.
+        try:
+            fast = orjson.dumps(
+                [0, self.pubkey, self.created_at, self.kind, [list(t) for t in self.tags], self.content]
+            )
+            if hashlib.sha256(fast).hexdigest() == self.id:
+                return True
+        except (TypeError, orjson.JSONEncodeError):
+            pass
         return compute_id(self.pubkey, self.created_at, self.kind, self.tags, self.content) == self.id
 
     def check_signature(self) -> bool:

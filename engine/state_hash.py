@@ -29,14 +29,15 @@ def compute(store: Store, dataset_id: str) -> str:
         struct = (
             "{" + ", ".join(f"'{f['key']}': {q(f['key'])}" for f in fields) + "}" if fields else "{'_': NULL}"
         )
-        # Row hashes stream out in id order and are chained here: a huge ordered string_agg inside DuckDB
-        # gave a different answer once it had to spill under memory pressure.
-        rows = store.con.execute(
-            f"""SELECT _id, sha256(_id || chr(9) || to_json({struct})::VARCHAR)
-                FROM {q(table_name(dataset_id, res.key))}"""
-        ).fetchall()
-        rows.sort()
-        rows_hash = hashlib.sha256("".join(h for _, h in rows).encode()).hexdigest()
+        # Row hashes stream out in id order and are chained here, so no million-row string is built.
+        cur = store.con.execute(
+            f"""SELECT sha256(_id || chr(9) || to_json({struct})::VARCHAR)
+                FROM {q(table_name(dataset_id, res.key))} ORDER BY _id"""
+        )
+        digest = hashlib.sha256()
+        while batch := cur.fetchmany(100_000):
+            digest.update("".join(r[0] for r in batch).encode())
+        rows_hash = digest.hexdigest()
         def_hash = hashlib.sha256(canonical_json(res.definition).encode()).hexdigest()
         lines.append(f"{res.key} {def_hash} {rows_hash}\n")
     return hashlib.sha256("".join(lines).encode()).hexdigest()
