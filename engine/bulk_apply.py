@@ -111,13 +111,11 @@ def apply_staged(store: Store, kept: Sequence[int], batch: Sequence[Checked]) ->
     con = store.con
     con.execute("UPDATE _in_events SET keep = seq IN (SELECT unnest(?::BIGINT[]))", [list(kept)])
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    raw = projection.raw_event_sql("id", "pubkey", "created_at", "kind", "tags", "content", "sig")
     con.execute(
-        """INSERT INTO events
-           SELECT id, dataset_id, kind, pubkey, created_at, clock, parents,
-                  '{"id":"' || id || '","pubkey":"' || pubkey || '","created_at":' || created_at || ',"kind":' || kind ||
-                  ',"tags":' || tags || ',"content":' || to_json(content) || ',"sig":"' || sig || '"}',
-                  true, nextval('event_seq'), ?
-           FROM _in_events WHERE keep ORDER BY clock, id""",
+        f"""INSERT INTO events
+            SELECT id, dataset_id, kind, pubkey, created_at, clock, parents, {raw}, true, nextval('event_seq'), ?
+            FROM _in_events WHERE keep ORDER BY clock, id""",
         [now],
     )
     update_heads(store, [batch[i] for i in kept], False)

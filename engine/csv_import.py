@@ -20,7 +20,7 @@ from engine.apply import Checked, update_heads
 from engine.errors import ImportFailed
 from engine.field_types import _FALSE, _TRUE
 from engine.nostr_event import sign_event
-from engine.projection import q, table_name
+from engine.projection import canonical_value_sql, q, raw_event_sql, table_name
 from engine.protocol import KIND_CHANGESET
 from engine.schema import Resource
 
@@ -83,17 +83,6 @@ def _expected(f: dict[str, Any]) -> str:
         "choice": "one of " + ", ".join(f.get("choices", [])), "string": "a single line of text",
     }  # fmt: skip
     return expected.get(f["type"], str(f["type"]))
-
-
-def _json_value(f: dict[str, Any], col: str) -> str:
-    """The canonical JSON form of a typed column (decimals and dates as strings)."""
-    if f["type"] == "decimal":
-        return f"{col}::VARCHAR"
-    if f["type"] == "date":
-        return f"strftime({col}, '%Y-%m-%d')"
-    if f["type"] == "datetime":
-        return f"strftime({col}, '%Y-%m-%dT%H:%M:%S')"
-    return col
 
 
 def import_csv(
@@ -207,7 +196,7 @@ def _pack_ops(store: Store, dataset_id: str, res: Resource) -> int:
     an event; this packs a little less tightly than a greedy loop but needs no per-row Python.
     """
     con = store.con
-    obj = ", ".join(f"{_lit(f['key'])}: {_json_value(f, q(f['key']))}" for f in res.fields)
+    obj = ", ".join(f"{_lit(f['key'])}: {canonical_value_sql(f, q(f['key']))}" for f in res.fields)
     head = '{"o":"create","r":' + json.dumps(res.key) + ',"id":"'
     # Escaped size of the op text head + id + '","f":' + f + '}' (ids never hold quotes or backslashes).
     fixed = writes.escaped_size(head) + writes.escaped_size('","f":}')
@@ -271,23 +260,18 @@ def _insert_events(store: Store, dataset_id: str, signed: list[Checked]) -> None
         ],
     )  # fmt: skip
     first = signed[0].event
+    raw = raw_event_sql("s.id", "$pubkey", "$created_at", "$kind", "s.tags", "r.content", "s.sig")
     store.con.execute(
-        """INSERT INTO events
-           SELECT s.id, ?, ?, ?, ?, s.clock, s.parents,
-                  '{"id":"' || s.id || '","pubkey":"' || ? || '","created_at":' || ? || ',"kind":' || ? ||
-                  ',"tags":' || s.tags || ',"content":' || to_json(r.content) || ',"sig":"' || s.sig || '"}',
-                  true, nextval('event_seq'), ?
-           FROM _signed s JOIN _runs r USING (seq) ORDER BY s.seq""",
-        [
-            dataset_id,
-            first.kind,
-            first.pubkey,
-            first.created_at,
-            first.pubkey,
-            first.created_at,
-            first.kind,
-            now,
-        ],
+        f"""INSERT INTO events
+            SELECT s.id, $dataset, $kind, $pubkey, $created_at, s.clock, s.parents, {raw}, true, nextval('event_seq'), $now
+            FROM _signed s JOIN _runs r USING (seq) ORDER BY s.seq""",
+        {
+            "dataset": dataset_id,
+            "kind": first.kind,
+            "pubkey": first.pubkey,
+            "created_at": first.created_at,
+            "now": now,
+        },
     )
 
 

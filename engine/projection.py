@@ -208,3 +208,24 @@ def apply_newest(con: duckdb.DuckDBPyConnection, dataset_id: str, definition: di
         else:
             pending.append(op["id"])
     return pending
+
+
+def canonical_value_sql(field: dict[str, Any], col: str) -> str:
+    """SQL for a typed column's canonical JSON value, as changesets carry it (decimals and dates as strings)."""
+    if field["type"] == "decimal":
+        return f"{col}::VARCHAR"
+    if field["type"] == "date":
+        return f"strftime({col}, '%Y-%m-%d')"
+    if field["type"] == "datetime":
+        return f"strftime({col}, '%Y-%m-%dT%H:%M:%S')"
+    return col
+
+
+def raw_event_sql(
+    id_: str, pubkey: str, created_at: str, kind: str, tags: str, content: str, sig: str
+) -> str:
+    """SQL assembling a signed event's JSON from its columns (tags already JSON text, content escaped here)."""
+    return (
+        f"""'{{"id":"' || {id_} || '","pubkey":"' || {pubkey} || '","created_at":' || {created_at} || ',"kind":' || """
+        f"""{kind} || ',"tags":' || {tags} || ',"content":' || to_json({content}) || ',"sig":"' || {sig} || '"}}'"""
+    )

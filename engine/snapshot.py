@@ -110,7 +110,9 @@ def create(store: Store, dataset_id: str) -> list[NostrEvent]:
         if definition.get("removed"):
             continue
         fields = projection.live_fields(definition)
-        obj = ", ".join(f"'{f['key']}': {_json_value(f, projection.q(f['key']))}" for f in fields)
+        obj = ", ".join(
+            f"'{f['key']}': {projection.canonical_value_sql(f, projection.q(f['key']))}" for f in fields
+        )
         struct = "to_json({" + obj + "})" if fields else "'{}'::JSON"
         con.execute(
             f"""INSERT INTO _snap_rows SELECT ?, _id, '[' || to_json(_id) || ',' || {struct} || ']'
@@ -153,17 +155,6 @@ def create(store: Store, dataset_id: str) -> list[NostrEvent]:
         body = f'{{"v":{PROTOCOL_VERSION},"part":{i},"resource":{json.dumps(key)},"rows":{rows}}}'
         out.append(sign_event(secret, now, KIND_SNAPSHOT, chunk_tags, body))
     return out
-
-
-def _json_value(f: dict[str, Any], col: str) -> str:
-    """The canonical JSON value of a projection column (decimals and dates as strings)."""
-    if f["type"] == "decimal":
-        return f"{col}::VARCHAR"
-    if f["type"] == "date":
-        return f"strftime({col}, '%Y-%m-%d')"
-    if f["type"] == "datetime":
-        return f"strftime({col}, '%Y-%m-%dT%H:%M:%S')"
-    return col
 
 
 # --- receiving one -------------------------------------------------------------------------------------------
