@@ -64,6 +64,23 @@ def _formulas(
     return computed, checks
 
 
+def check_definition(definition: dict[str, Any]) -> None:
+    """Compile every formula of a definition exactly as evaluation will (same cache entries), naming the one
+    that fails; schema apply calls this before anything is signed."""
+    items = [(c["name"], c["formula"], "compute", c["type"]) for c in definition.get("computed", [])]
+    items += [(v["name"], v["formula"], "validate", "any") for v in definition.get("validations", [])]
+    for f in live_fields(definition):
+        if f.get("validate"):
+            items.append((f["name"], f["validate"], "validate", "any"))
+        if f.get("default_formula"):
+            items.append((f["name"], f["default_formula"], "default", _result_type(f["type"])))
+    for name, source, purpose, result_type in items:
+        try:
+            compiled(source, purpose, result_type)
+        except SchemaError as exc:
+            raise SchemaError(f"{definition['name']}.{name}: {str(exc)[0].lower()}{str(exc)[1:]}") from None
+
+
 def has_formulas(definition: dict[str, Any]) -> bool:
     return bool(definition.get("computed") or definition.get("validations")) or any(
         f.get("validate") for f in live_fields(definition)
@@ -147,7 +164,7 @@ def _refresh_table(store: Store, dataset_id: str, definition: dict[str, Any], id
     as_columns = list(zip(*rows, strict=True))
     record_ids = as_columns[0]
     columns = {f["name"]: list(as_columns[i + 1]) for i, f in enumerate(fields)}
-    refs = _refs(store, dataset_id, definition, columns, [*computed, *checks])
+    refs = refs_for(store, dataset_id, definition, columns, [*computed, *checks])
     results, errors, invalid = evaluate(store.formulas, computed, checks, columns, len(rows), refs)
     out_cols = [key for key, _ in computed]
     values = [
@@ -243,7 +260,7 @@ def _to_column(result_type: str, value: Any) -> Any:
     return value
 
 
-def _refs(store: Store, dataset_id: str, definition: dict[str, Any], columns: dict[str, list[Any]],
+def refs_for(store: Store, dataset_id: str, definition: dict[str, Any], columns: dict[str, list[Any]],
           formulas: Sequence[tuple[str, CompiledFormula]]) -> dict[str, dict[str, Any]] | None:  # fmt: skip
     """The records this batch references, one hop, as {id: {field name: value}} for the ref() helper."""
     if not any(f.reads_refs for _, f in formulas):
@@ -277,7 +294,7 @@ def check_record(store: Store, dataset_id: str, definition: dict[str, Any], reco
     if not checks:
         return
     columns = {k: [plain(v)] for k, v in record.items()}
-    refs = _refs(store, dataset_id, definition, columns, [*computed, *checks])
+    refs = refs_for(store, dataset_id, definition, columns, [*computed, *checks])
     _, _, invalid = evaluate(store.formulas, computed, checks, columns, 1, refs)
     if invalid[0]:
         raise ValidationError(f"{definition['name']}: {invalid[0].removeprefix('#ERR ')}")

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from engine import projection, writes
+from engine import computed, projection, writes
 from engine.errors import NotFound, SchemaError
 from engine.field_types import ValueProblem
 from engine.protocol import KIND_MANIFEST, KIND_NAMES, KIND_SCHEMA, VISIBILITIES
@@ -126,22 +126,9 @@ def remove_resource(store: Store, dataset_id: str, name: str) -> None:
 
 
 def _check_formulas(planned: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]]) -> None:
-    """Formulas must compile before a schema is signed (a no-op until the formula runtime is present)."""
-    try:
-        from formulas import FormulaSyntaxError, compile_formula  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return
+    """Formulas must compile before a schema is signed."""
     for definition, _ in planned.values():
-        items = [(c["name"], c["formula"], "compute") for c in definition.get("computed", [])]
-        items += [(v["name"], v["formula"], "validate") for v in definition.get("validations", [])]
-        items += [(f["name"], f["validate"], "validate") for f in definition["fields"] if f.get("validate")]
-        for name, source, purpose in items:
-            try:
-                compile_formula(source, purpose=purpose)
-            except FormulaSyntaxError as exc:
-                raise SchemaError(
-                    f"{definition['name']}.{name}: the formula does not compile: {exc}"
-                ) from None
+        computed.check_definition(definition)
 
 
 def _check_retypes(

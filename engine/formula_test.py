@@ -43,7 +43,7 @@ def run(
         rows = [{k: query.jsonable(v) for k, v in get_record(store, dataset_id, res.key, record_id).items()}]
     fields = [f["name"] for f in res.fields]
     columns = {n: [computed.plain(_decimal(res, n, r.get(n))) for r in rows] for n in fields}
-    refs = computed._refs(store, dataset_id, definition, columns, [("", formula)])
+    refs = computed.refs_for(store, dataset_id, definition, columns, [("", formula)])
     values = store.formulas.evaluate_columns(formula, columns, len(rows), refs)
     return [
         {"record": r["_id"], "error": v.message}

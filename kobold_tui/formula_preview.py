@@ -38,7 +38,7 @@ def evaluate(
     refs = None
     if formula.reads_refs and dataset_id and definition:
         columns = {f["name"]: [r.get(f["name"]) for r in plain] for f in fields}
-        refs = computed._refs(store, dataset_id, definition, columns, [("", formula)])
+        refs = computed.refs_for(store, dataset_id, definition, columns, [("", formula)])
     results = store.formulas.evaluate(formula, plain, refs)
     return [v.message if isinstance(v, FormulaError) else show(v) for v in results]
 

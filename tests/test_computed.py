@@ -157,3 +157,20 @@ def test_a_bundle_brings_computed_values_to_the_receiving_store(tmp_path, store:
         names = sorted(r["display_name"] for r in rows(other, ds, "SeedVariety"))
         assert names == sorted(r["display_name"] for r in rows(store, ds, "SeedVariety"))
         assert names[0] == "Allium cepa · Red Baron"
+
+
+def test_every_kind_of_formula_is_compiled_before_the_schema_is_signed(store: Store) -> None:
+    ds = datasets.create_dataset(store, "Checked")
+    for spec, where in [
+        ({"resource": "R", "fields": {"n": {"type": "integer", "validate": "record.n >"}}}, "R.n"),
+        ({"resource": "R", "fields": {"s": {"type": "string", "default_formula": "record.s +"}}}, "R.s"),
+        (
+            {"resource": "R", "fields": {"n": "integer"}, "validations": {"positive": "record.n > (0"}},
+            "R.positive",
+        ),
+    ]:
+        with pytest.raises(
+            SchemaError, match=rf"{where}: the formula does not compile: Syntax error at line 1"
+        ):
+            datasets.apply_schema(store, ds, [spec])
+    assert datasets.resources(store, ds) == []
