@@ -341,3 +341,69 @@ def bench_computed(n: int, work: Path) -> dict[str, Any]:
         "numeric_and_template_s": both_s,
         "edit_ms": edit_ms,
     }
+
+
+@case("merge")
+def bench_merge(n: int, work: Path) -> dict[str, Any]:
+    """A fork's proposal touching 10k records of an n-record dataset (100 of them also changed upstream):
+    `proposals show` (three-way review), the review screen opening, and accepting it (fork's side wins)."""
+    import asyncio
+    import shutil
+
+    from engine import csv_import, datasets, forks, merge, proposals, writes
+
+    touched = min(n, 10_000)
+    csv = work / f"seed_{n}.csv"
+    if not csv.exists():
+        write_seed_csv(csv, n)
+    home = work / f"merge-{n}"
+    shutil.rmtree(home, ignore_errors=True)
+    from engine.store import Store
+
+    with Store.open(home) as s:
+        ds = datasets.create_dataset(s, "Seeds", visibility="public")
+        datasets.apply_schema(s, ds, [SEED_VARIETY_SCHEMA])
+        csv_import.import_csv(s, ds, "SeedVariety", csv)
+        key = next(
+            f["key"] for f in datasets.resource(s, ds, "SeedVariety").fields if f["name"] == "variety_name"
+        )
+        ids = [r[0] for r in s.con.execute(
+            f"SELECT _id FROM \"p_{ds}_SeedVariety\" ORDER BY _id LIMIT {touched}").fetchall()]  # fmt: skip
+        fork = forks.fork_dataset(s, ds, "Seeds fork")
+        writes.write_ops(s, fork, [{"o": "update", "r": "SeedVariety", "id": i, "f": {key: f"fork {i[-6:]}"}}
+                                   for i in ids])  # fmt: skip
+        writes.write_ops(s, ds, [{"o": "update", "r": "SeedVariety", "id": i, "f": {key: f"up {i[-6:]}"}}
+                                 for i in ids[:100]])  # fmt: skip
+        p = proposals.create(s, fork, "Bench")
+        t = time.perf_counter()
+        review = merge.review_proposal(s, p.id)
+        review.to_dict()
+        show = time.perf_counter() - t
+
+        async def open_screen() -> tuple[float, float]:
+            from kobold_tui.app import KoboldApp
+            from kobold_tui.screens.merge_review import MergeReviewScreen
+
+            app = KoboldApp(s, save_theme=False)
+            async with app.run_test(size=(120, 40)) as pilot:
+                await app.workers.wait_for_complete()
+                t = time.perf_counter()
+                screen = MergeReviewScreen(s, proposal_id=p.id)
+                await app.push_screen(screen)
+                await _until(pilot, lambda: screen.loaded)  # review computed, first rows in the table
+                first = time.perf_counter() - t
+                await pilot.pause()  # the remaining rows are added in chunks after the first paint
+                return first, time.perf_counter() - t
+
+        screen_s, filled_s = asyncio.run(open_screen())
+        t = time.perf_counter()
+        result = merge.accept(s, p.id, merge.Choices(prefer="fork"))
+        accept = time.perf_counter() - t
+    return {"records_touched": len(review.records), "conflicts": review.counts()["conflict"],
+            "proposals_show_s": show, "review_screen_open_s": screen_s, "review_table_filled_s": filled_s,
+            "accept_s": accept,
+            "decision_events": len(result["events"])}  # fmt: skip
+
+
+# Registered last: they build on the cases above.
+import bench.sync_cases  # noqa: E402,F401

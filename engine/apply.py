@@ -12,9 +12,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from engine import computed, content, projection
+from engine import computed, content, forks, projection
 from engine.nostr_event import NostrEvent
-from engine.protocol import KIND_CHANGESET, KIND_GENESIS, KIND_MANIFEST, KIND_SCHEMA
+from engine.protocol import KIND_CHANGESET, KIND_DECISION, KIND_GENESIS, KIND_MANIFEST, KIND_SCHEMA
 
 if TYPE_CHECKING:
     from engine.store import Store
@@ -60,19 +60,24 @@ def apply_events(store: Store, batch: list[Checked], *, fresh: bool = False) -> 
         touched: dict[tuple[str, str], set[str]] = defaultdict(set)
         schema_changed: set[tuple[str, str]] = set()
         op_rows: list[tuple[Any, ...]] = []
+        forks_born: list[Checked] = []
         for c in batch:
             if c.event.kind == KIND_GENESIS:
                 _insert_dataset(store, c)
+                if isinstance(c.body, dict) and c.body.get("origin"):
+                    forks_born.append(c)
             elif c.event.kind == KIND_MANIFEST:
                 refresh_manifest(store, c.dataset_id)
             elif c.event.kind == KIND_SCHEMA:
                 if _apply_schema(store, c):
                     schema_changed.add((c.dataset_id, c.body["definition"]["key"]))
-            elif c.event.kind == KIND_CHANGESET:
-                for i, op in enumerate(c.body):
+            elif c.event.kind in (KIND_CHANGESET, KIND_DECISION):
+                for i, op in enumerate(_record_ops(c)):
                     op_rows.append(projection.op_row(c.dataset_id, c.event.id, c.clock, i, op))
                     touched[(c.dataset_id, op["r"])].add(op["id"])
         projection.insert_ops(con, op_rows)
+        for c in forks_born:  # after the batch's ops are indexed: a fork starts from its origin's state
+            forks.inherit(store, c.dataset_id, c.body["origin"])
         for ds, key in schema_changed:
             definition = current_definition(store, ds, key)
             if definition is not None:
@@ -86,10 +91,21 @@ def apply_events(store: Store, batch: list[Checked], *, fresh: bool = False) -> 
                 continue
             changed = ids
             if fresh:
-                ops = [op for c in batch if c.event.kind == KIND_CHANGESET for op in c.body if op["r"] == key]
+                ops = [op for c in batch for op in _record_ops(c) if op["r"] == key]
                 ids = set(projection.apply_newest(con, ds, definition, ops))
             projection.reproject(con, ds, definition, ids)
             computed.refresh(store, ds, definition, changed)
+
+
+def _record_ops(c: Checked) -> list[dict[str, Any]]:
+    """The record ops an event carries: a changeset's, or those a merge decision accepted."""
+    if c.event.kind == KIND_CHANGESET:
+        return list(c.body)
+    if c.event.kind == KIND_DECISION:
+        from engine.merge_content import ops_of
+
+        return ops_of(c)
+    return []
 
 
 def insert_event_rows(store: Store, batch: list[Checked]) -> None:

@@ -12,6 +12,7 @@ from engine.protocol import (
     KIND_CHANGESET,
     KIND_GENESIS,
     KIND_MANIFEST,
+    KIND_ROLE,
     KIND_SCHEMA,
     OPS,
     PARENT_MARKER,
@@ -134,4 +135,11 @@ def changeset(ev: NostrEvent) -> list[dict[str, Any]]:
     return ops
 
 
-PARSERS = {KIND_GENESIS: genesis, KIND_MANIFEST: manifest, KIND_SCHEMA: schema, KIND_CHANGESET: changeset}
+def role(ev: NostrEvent) -> Any:
+    from engine.roles import parse
+
+    return parse(load_json_object(ev))
+
+
+PARSERS = {KIND_GENESIS: genesis, KIND_MANIFEST: manifest, KIND_SCHEMA: schema, KIND_CHANGESET: changeset,
+           KIND_ROLE: role}  # fmt: skip

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from engine import computed, datasets, writes
+from engine import authorization, computed, datasets, writes
 from engine.apply import Checked, update_heads
 from engine.errors import ImportFailed
 from engine.field_types import _FALSE, _TRUE
@@ -90,6 +90,7 @@ def import_csv(
 ) -> int:
     """Import every row of a CSV file as new records; returns how many. All or nothing."""
     res = datasets.resource(store, dataset_id, resource)
+    authorization.check_local(store, dataset_id, KIND_CHANGESET, resources=[res.key])  # before any work
     report = progress or (lambda phase, done, total: None)
     if not path.is_file():
         raise ImportFailed(f"No file {path}; give the path of a CSV file.")

@@ -39,3 +39,7 @@ class EventRejected(KoboldError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class NotAuthorized(KoboldError):
+    """A write the author's role does not allow (engine/authorization.py says which role it needs)."""

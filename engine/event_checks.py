@@ -59,8 +59,12 @@ def with_schema_event(
 class SchemaTracker:
     """Schema states of a dataset's stored events, computed on demand from the stored DAG."""
 
-    def __init__(self, store: Store, dataset_id: str, base: dict[str, SchemaState] | None = None) -> None:
+    def __init__(
+        self, store: Store, dataset_id: str, base: dict[str, SchemaState] | None = None,
+        root: SchemaState | None = None,
+    ) -> None:  # fmt: skip
         self._states: dict[str, SchemaState] = dict(base or {})
+        self._root = root or {}  # a fork's genesis starts from its origin's schema at the fork point
         rows = store.con.execute(
             "SELECT id, clock, parents, kind FROM events WHERE dataset_id = ? ORDER BY clock, id",
             [dataset_id],
@@ -78,7 +82,7 @@ class SchemaTracker:
     def add(
         self, event_id: str, clock: int, parents: list[str], definition: dict[str, Any] | None
     ) -> SchemaState:
-        state = merge(self._states.get(p, {}) for p in parents)
+        state = merge(self._states.get(p, {}) for p in parents) if parents else self._root
         if definition is not None:
             state = with_schema_event(state, clock, event_id, definition)
         self._states[event_id] = state

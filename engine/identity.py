@@ -95,12 +95,17 @@ def import_key(home: Path, text: str, *, force: bool = False) -> Identity:
 
 
 def _read(path: Path) -> Identity:
+    text = path.read_text()
+    if text.strip().startswith("ncryptsec1"):  # passphrase-protected (NIP-49): engine/key_protection.py
+        from engine.key_protection import read_protected
+
+        return read_protected(path, text)
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         raise IdentityError(
             f"The key file {path} is readable by others (mode {mode:o}); run `chmod 600 {path}`."
         )
-    return Identity.parse(path.read_text())
+    return Identity.parse(text)
 
 
 def _write(path: Path, ident: Identity) -> None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from engine import bulk_apply, content, event_checks, snapshot
+from engine import authorization, bulk_apply, content, event_checks, forks, merge_content, snapshot
 from engine.apply import Checked, apply_events
 from engine.errors import EventRejected
 from engine.nostr_event import NostrEvent
@@ -28,7 +28,6 @@ from engine.protocol import (
     KIND_GENESIS,
     KIND_NAMES,
     KIND_PROPOSAL,
-    KIND_ROLE,
     KIND_SCHEMA,
     KIND_SNAPSHOT,
 )
@@ -41,7 +40,7 @@ MAX_PENDING = 100_000
 MAX_EVENT_BYTES = 1 << 20  # an event (or its content) above this is refused outright
 MAX_FUTURE_SECONDS = 86_400  # created_at more than a day ahead of this store's clock is refused
 BULK_MIN_CHANGESETS = 64  # from this many changesets in one batch on, the set-based path runs
-NOT_YET_SUPPORTED = {KIND_ROLE, KIND_PROPOSAL, KIND_DECISION}
+NOT_YET_SUPPORTED: set[int] = set()  # kinds this version refuses to store
 
 Progress = Callable[[str, int, int], None]
 
@@ -81,6 +80,7 @@ def ingest(
     now = store.now()
     candidates: dict[str, Checked] = {}
     snapshots: list[Checked] = []
+    proposals: list[Checked] = []
     with store.transaction():
         snapshot.ensure_tables(store)
         items = list(items)
@@ -89,9 +89,13 @@ def ingest(
                 tick("verifying", n, len(items))
             try:
                 checked = check_event(item, now)
-                if dataset is not None and checked.dataset_id != dataset:
+                if (
+                    dataset is not None
+                    and checked.dataset_id != dataset
+                    and not _proposal_from(checked, dataset)
+                ):
                     raise EventRejected(
-                        f"the event belongs to dataset {checked.dataset_id}, not to this bundle's dataset {dataset}"
+                        f"the event belongs to dataset {checked.dataset_id}, not to the dataset expected here ({dataset})"
                     )
             except EventRejected as exc:
                 _reject(store, report, _safe_id(item), dataset, exc.reason, item)
@@ -101,6 +105,8 @@ def ingest(
                 continue
             if checked.event.kind == KIND_SNAPSHOT:
                 snapshots.append(checked)
+            elif checked.event.kind == KIND_PROPOSAL:
+                proposals.append(checked)  # judged after the batch, once the fork events it names are stored
             else:
                 candidates[checked.event.id] = checked
         tick("verifying", len(items), len(items))
@@ -110,8 +116,20 @@ def ingest(
             _receive_snapshots(store, snapshots, report)
             candidates = {k: c for k, c in candidates.items() if k not in genesis}
         _process(store, candidates, report, tick)
+        if report.pending and any(c.event.kind == KIND_GENESIS for c in candidates.values()):
+            _process(store, {}, report, tick)  # a fork's genesis held for its origin's events of this batch
+        if proposals:
+            from engine import proposals as proposal_store
+
+            for c, reason in proposal_store.receive(store, proposals, report):
+                _reject(store, report, c.event.id, c.dataset_id, reason, c.event)
         bulk_apply.drop_temp(store)
     return report
+
+
+def _proposal_from(c: Checked, fork: str) -> bool:
+    """A bundle of a fork may carry merge proposals from that fork to its upstream."""
+    return c.event.kind == KIND_PROPOSAL and c.event.first_tag(merge_content.TAG_FORK) == fork
 
 
 def check_event(item: NostrEvent | str | bytes, now: int) -> Checked:
@@ -151,6 +169,8 @@ def check_event(item: NostrEvent | str | bytes, now: int) -> Checked:
             raise EventRejected("the dataset id does not derive from the genesis author and nonce")
     elif ev.kind in content.PARSERS and ev.kind != KIND_CHANGESET:
         body = content.PARSERS[ev.kind](ev)
+    elif ev.kind == KIND_PROPOSAL:
+        body = merge_content.proposal_content(ev)
     elif ev.kind == KIND_SNAPSHOT and parents:
         raise EventRejected("a snapshot event names no parents")
     return Checked(ev, ds, clock, parents, body)
@@ -194,6 +214,8 @@ def _process(store: Store, candidates: dict[str, Checked], report: IngestReport,
         report.completed_history.append(ds)
     placed = {c.event.id for c in ready}
     _save_pending(store, [c for c in pool.values() if c.event.id not in placed], report)
+    if completed and report.pending:
+        _process(store, {}, report, tick)  # events held while role history was partial: judge them now
 
 
 def _resolve(
@@ -225,6 +247,8 @@ def _resolve(
         for eid, c in sorted(waiting.items(), key=lambda kv: (kv[1].clock, kv[0])):
             if c.dataset_id not in datasets:
                 continue  # held, like a missing parent, until the dataset's genesis arrives (any order converges)
+            if not forks.origin_ready(store, c):
+                continue  # a fork's genesis waits for its fork point, like an event for a missing parent
             clocks: list[int] = []
             for p in c.parents:
                 found = stored_clock.get(p, placed.get(p))
@@ -263,11 +287,18 @@ def _check_content(
         if tracker is None:
             base = bases.get(c.dataset_id)
             seed = {h: base.schema_state() for h in base.heads} if base else None
-            tracker = trackers[c.dataset_id] = event_checks.SchemaTracker(store, c.dataset_id, seed)
+            tracker = trackers[c.dataset_id] = event_checks.SchemaTracker(
+                store, c.dataset_id, seed, forks.root_state(store, c.dataset_id, ready)
+            )
         definition = c.body["definition"] if c.event.kind == KIND_SCHEMA else None
         states[c.event.id] = tracker.add(c.event.id, c.clock, c.parents, definition)
-    changesets = [c for c in ready if c.event.kind == KIND_CHANGESET]
-    refused: dict[str, str] = {}
+    # Authorization by the role events in each event's causal past, before the content checks of either path.
+    refused, held = authorization.check_batch(store, ready, bases)
+    changesets = [
+        c
+        for c in ready
+        if c.event.kind == KIND_CHANGESET and c.event.id not in refused and c.event.id not in held
+    ]
     parsed: dict[str, list[dict[str, Any]]] = {}
     if len(changesets) >= BULK_MIN_CHANGESETS:
         tick("checking", 0, len(changesets))
@@ -293,16 +324,26 @@ def _check_content(
             parsed[c.event.id] = ops
         except EventRejected as exc:
             refused[c.event.id] = exc.reason
+    decisions, refused_decisions = merge_content.check_decisions(
+        [
+            c
+            for c in ready
+            if c.event.kind == KIND_DECISION and c.event.id not in refused and c.event.id not in held
+        ],
+        states,
+    )
+    refused.update(refused_decisions)
     out: list[Checked] = []
-    held: set[str] = set()
     for c in ready:
         if c.event.id in refused:
             _reject(store, report, c.event.id, c.dataset_id, refused[c.event.id], c.event)
             held.add(c.event.id)
-        elif any(p in held for p in c.parents):
+        elif c.event.id in held or any(p in held for p in c.parents):
             held.add(c.event.id)  # its parent was refused: it waits like any event with a missing parent
         elif c.event.id in parsed:
             out.append(Checked(c.event, c.dataset_id, c.clock, c.parents, parsed[c.event.id]))
+        elif c.event.id in decisions:
+            out.append(Checked(c.event, c.dataset_id, c.clock, c.parents, decisions[c.event.id]))
         else:
             out.append(c)
     for eid in refused:

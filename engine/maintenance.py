@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from engine import computed, content, datasets, projection, state_hash
+from engine import computed, content, datasets, forks, projection, state_hash
 from engine.apply import refresh_manifest
 from engine.errors import EventRejected
 from engine.identity import short_npub
 from engine.nostr_event import NostrEvent
-from engine.protocol import KIND_CHANGESET, KIND_NAMES, KIND_SCHEMA
+from engine.protocol import KIND_CHANGESET, KIND_DECISION, KIND_NAMES, KIND_SCHEMA
 
 if TYPE_CHECKING:
     from engine.store import Store
@@ -68,7 +68,7 @@ def verify(store: Store, dataset_id: str) -> VerifyReport:
                         raise EventRejected(f"parent {p[:12]} is missing or not older")
                     if clocks[p] >= clock:
                         raise EventRejected(f"parent {p[:12]} does not have a smaller clock")
-                if ev.kind == KIND_CHANGESET:
+                if ev.kind in (KIND_CHANGESET, KIND_DECISION):
                     # The op index is checked against the events below; the ops' shape was checked on arrival.
                     ops = orjson.loads(ev.content).get("ops")
                     if not isinstance(ops, list):
@@ -82,7 +82,9 @@ def verify(store: Store, dataset_id: str) -> VerifyReport:
                 failed.add(event_id)
     indexed = dict(
         store.con.execute(
-            "SELECT event_id, count(*) FROM record_ops WHERE dataset_id = ? GROUP BY event_id", [dataset_id]
+            # clock < 0: the ops a fork shares with its origin (engine/forks.py), checked on the origin
+            "SELECT event_id, count(*) FROM record_ops WHERE dataset_id = ? AND clock >= 0 GROUP BY event_id",
+            [dataset_id],
         ).fetchall()
     )
     indexed.pop(base.snapshot_id if base else "", None)  # the snapshot's records, not an event's ops
@@ -145,9 +147,10 @@ def rebuild(store: Store, dataset_id: str, *, full: bool = False) -> str:
         )  # a snapshot-based dataset starts from the snapshot's schemas and ops
         if full:
             restore_base_ops(store, dataset_id)
+            forks.restore_inherited_ops(store, dataset_id)
         latest: dict[str, tuple[int, str, dict[str, Any]]] = {
             r["definition"]["key"]: (r["clock"], r["event"], r["definition"])
-            for r in (base.resources if base else [])
+            for r in [*(base.resources if base else []), *forks.inherited_resources(store, dataset_id)]
         }
         for event_id, clock, raw in con.execute(
             "SELECT id, clock, raw FROM events WHERE dataset_id = ? AND kind = ? ORDER BY clock, id",
@@ -184,8 +187,8 @@ def _reextract_ops(store: Store, dataset_id: str) -> None:
                      FROM (SELECT dataset_id, id, clock, ops, generate_subscripts(ops, 1) AS i
                            FROM (SELECT dataset_id, id, clock,
                                         json_extract(json_extract_string(raw, '$.content'), '$.ops[*]') AS ops
-                                 FROM events WHERE dataset_id = ? AND kind = ?)))""",
-        [dataset_id, KIND_CHANGESET],
+                                 FROM events WHERE dataset_id = ? AND kind IN (?, ?))))""",
+        [dataset_id, KIND_CHANGESET, KIND_DECISION],
     )
 
 
@@ -194,6 +197,8 @@ def log(store: Store, dataset_id: str, limit: int | None = None) -> list[dict[st
     sql = "SELECT raw, clock, sig_ok FROM events WHERE dataset_id = ? ORDER BY clock DESC, id DESC"
     rows = store.con.execute(sql + (f" LIMIT {int(limit)}" if limit else ""), [dataset_id]).fetchall()
     out = []
+    from engine.names import display_name
+
     for raw, clock, sig_ok in rows:
         ev = json.loads(raw)
         out.append(
@@ -201,7 +206,7 @@ def log(store: Store, dataset_id: str, limit: int | None = None) -> list[dict[st
                 "id": ev["id"],
                 "type": KIND_NAMES.get(ev["kind"], str(ev["kind"])),
                 "author": ev["pubkey"],
-                "author_short": short_npub(ev["pubkey"]),
+                "author_short": display_name(store, ev["pubkey"]),
                 "created_at": ev["created_at"],
                 "clock": clock,
                 "verified": bool(sig_ok),
@@ -232,6 +237,16 @@ def summarize(ev: dict[str, Any]) -> str:
         return ", ".join(f"{n} {o}" for o, n in counts.items())
     if kind == "manifest":
         return "manifest: " + ", ".join(f"{k}={v!r}" for k, v in body.items() if k != "v")
+    if kind in ("proposal", "decision"):
+        from engine.merge_content import summary_text
+
+        return summary_text(kind, body)
+    if kind == "role":
+        return "roles: " + ", ".join(
+            f"{short_npub(r['p'])} → {r['role']}"
+            + (f" ({', '.join(r['resources'])})" if r.get("resources") else "")
+            for r in body.get("roles") or []
+        )
     return kind or f"kind {ev['kind']}"
 
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from engine.store import Store
 
 TAG_SNAPSHOT = "S"  # on every data chunk: the id of its snapshot's header (indexed: {"#S": [header id]})
+TAG_PART = "P"  # the part number, so a relay can serve headers ({"#P": ["0"]}) and chunks by number
 _CHUNK_OVERHEAD = 64 + 64 + 128 + 20 + 8 + 200 + 3 * 70  # envelope, D/v/clock/S tags, content prefix
 
 DDL = """
@@ -148,11 +149,11 @@ def create(store: Store, dataset_id: str) -> list[NostrEvent]:
     }  # fmt: skip
     tags = writes.envelope_tags(dataset_id, clock, [])
     secret, now = store.identity.secret, store.now()
-    header = sign_event(secret, now, KIND_SNAPSHOT, tags, writes.dumps(header_body))
+    header = sign_event(secret, now, KIND_SNAPSHOT, (*tags, (TAG_PART, "0")), writes.dumps(header_body))
     out = [header]
-    chunk_tags = (*tags, (TAG_SNAPSHOT, header.id))
     for i, (key, rows) in enumerate(chunks, start=1):
         body = f'{{"v":{PROTOCOL_VERSION},"part":{i},"resource":{json.dumps(key)},"rows":{rows}}}'
+        chunk_tags = (*tags, (TAG_SNAPSHOT, header.id), (TAG_PART, str(i)))
         out.append(sign_event(secret, now, KIND_SNAPSHOT, chunk_tags, body))
     return out
 

@@ -44,6 +44,8 @@ class Store:
         self.lock = threading.RLock()
         self._definitions: dict[str, list[dict[str, Any]]] = {}
         self._formulas: FormulaRuntime | None = None
+        # Table groups other layers create on first use (sync's), so their DDL runs once per open store.
+        self.prepared: set[str] = set()
 
     @property
     def formulas(self) -> FormulaRuntime:
@@ -138,6 +140,7 @@ class Store:
             self._depth = 0
             self.con.execute("ROLLBACK")
             self._definitions.clear()
+            self.prepared.clear()  # tables created inside the transaction are gone
             raise
         self._depth = 0
         self.con.execute("COMMIT")

@@ -7,6 +7,7 @@ import json
 import os
 from typing import TYPE_CHECKING, Any
 
+from engine import authorization
 from engine.apply import Checked, apply_events, check_envelope
 from engine.errors import ValidationError
 from engine.nostr_event import NostrEvent, Tag, sign_event
@@ -69,6 +70,7 @@ def sign_on_heads(
 
 def append(store: Store, dataset_id: str, kind: int, body: dict[str, Any]) -> NostrEvent:
     """Sign one event on the dataset's heads and apply it."""
+    authorization.check_local(store, dataset_id, kind, body)  # before signing: say which role is missing
     with store.transaction():
         ev = sign_on_heads(store, dataset_id, kind, dumps({"v": PROTOCOL_VERSION, **body}))
         apply_events(store, [check_envelope(ev)], fresh=True)
@@ -137,6 +139,9 @@ def sign_changesets(store: Store, dataset_id: str, op_texts: list[str], sizes: l
 
 def write_ops(store: Store, dataset_id: str, ops: list[dict[str, Any]]) -> list[NostrEvent]:
     """Sign and apply already-validated record ops as one or more changesets."""
+    authorization.check_local(
+        store, dataset_id, KIND_CHANGESET, resources=sorted({str(op["r"]) for op in ops})
+    )
     texts = [dumps(op) for op in ops]
     sizes = [escaped_size(t) for t in texts]
     with store.transaction():

@@ -16,6 +16,7 @@ from engine import (
     datasets,
     demo,
     export,
+    forks,
     formula_test,
     history,
     maintenance,
@@ -30,7 +31,13 @@ from engine.paths import resolve_home
 from engine.protocol import VISIBILITIES
 from engine.schema import load_definitions
 from engine.store import Store
+from kobold_tui import cli_merge
 from kobold_tui import cli_output as co
+from kobold_tui.cli_keys import add_key_commands, unlock_session
+from kobold_tui.cli_merge import add_merge_commands
+from kobold_tui.cli_roles import add_role_commands
+from kobold_tui.cli_sync import add_sync_commands
+from sync import replication
 
 Handler = Callable[[Store, argparse.Namespace], int]
 
@@ -38,6 +45,11 @@ Handler = Callable[[Store, argparse.Namespace], int]
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(_join_sort_values(list(sys.argv[1:] if argv is None else argv)))
+    args.home = args.home or args.home_first
+    try:
+        unlock_session(args.home)  # a protected key: ask once, before the store opens or the TUI starts
+    except KoboldError as exc:
+        return co.fail(str(exc))
     if not getattr(args, "handler", None):
         return open_tui(args)
     try:
@@ -87,8 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser = argparse.ArgumentParser(
         prog="kobold", description="Kobold: a terminal spreadsheet for communities that share structured data.",
-        parents=[common],
     )  # fmt: skip
+    # A subcommand's namespace replaces values set before it, so `kobold --home X cmd` needs its own dest.
+    parser.add_argument(
+        "--home",
+        dest="home_first",
+        default=None,
+        help="store directory (default: $KOBOLD_HOME or the user data dir)",
+    )
     parser.set_defaults(home=None, handler=None)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
@@ -110,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     p2.add_argument("--force", action="store_true", help="replace a different existing key")
     p2 = cmd(id_sub, "export", cmd_id_export, "print the secret key (nsec)")
     p2.add_argument("--yes", action="store_true", help="confirm that you want the secret printed")
+    add_key_commands(id_sub, cmd)
 
     cmd(sub, "demo", cmd_demo, "create the demo seed catalog if absent and print its id")
 
@@ -225,6 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p2 = cmd(bu_sub, "import", cmd_bundle_import, "verify and apply every event of a bundle file")
     p2.add_argument("file", type=Path)
+    add_sync_commands(sub, cmd)
+    add_role_commands(sub, cmd)
+    add_merge_commands(sub, cmd)
     p = cmd(sub, "verify", cmd_verify, "re-check every stored event and print the state hash")
     p.add_argument("dataset")
     p = cmd(sub, "rebuild", cmd_rebuild, "drop and re-derive the projections; prints the state hash")
@@ -326,6 +348,7 @@ def dataset_summary(store: Store, ds: str) -> dict[str, Any]:
         "events": sum(counts.values()), "events_by_type": counts,
         "records": {r.name: query.count(store, ds, query.Query(r.key)) for r in datasets.resources(store, ds)},
         "state_hash": state_hash.state_hash(store, ds), "history": snapshot.history_status(store, ds),
+        "address": replication.share_address(store, ds), "lineage": forks.lineage(store, ds),
     }  # fmt: skip
 
 
@@ -334,8 +357,11 @@ def cmd_dataset_show(store: Store, args: argparse.Namespace) -> int:
     if args.json:
         co.emit_json(summary)
         return 0
-    co.pairs([(k, v) for k, v in summary.items() if k not in ("records", "events_by_type", "heads")])
+    co.pairs(
+        [(k, v) for k, v in summary.items() if k not in ("records", "events_by_type", "heads", "lineage")]
+    )
     co.pairs([("heads", ", ".join(h[:12] for h in summary["heads"]))])
+    co.pairs(cli_merge.lineage_lines(summary["lineage"]))
     co.table(["resource", "records"], list(summary["records"].items()))
     return 0
 
@@ -444,11 +470,9 @@ def cmd_record_show(store: Store, args: argparse.Namespace) -> int:
     if extra["invalid"]:
         co.err.print(f"[yellow]invalid:[/] {extra['invalid']}")
     rec.update({k: extra["errors"].get(k) or v for k, v in extra["computed"].items()})
-    from engine.identity import short_npub
-
     co.table(
         ["field", "value", "last set by", "event"],
-        [[k, v, short_npub(blame[k]["author"]) if k in blame else "", blame.get(k, {}).get("event", "")[:12]]
+        [[k, v, blame[k]["author_name"] if k in blame else "", blame.get(k, {}).get("event", "")[:12]]
          for k, v in rec.items()],
     )  # fmt: skip
     return 0

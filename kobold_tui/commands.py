@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from textual.app import App
 
 # Where a command applies; the help screen groups by these.
-SCOPES = {"app": "Everywhere", "home": "Datasets", "dataset": "Dataset table", "grid": "Moving in the table"}
+SCOPES = {"app": "Everywhere", "home": "Datasets", "dataset": "Dataset table", "grid": "Moving in the table",
+          "merge": "Merge review", "roles": "Members and roles"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("home.new", "Create a dataset", "n", "new_dataset", "home"),
     Command("home.demo", "Create the demo dataset", "D", "create_demo", "home"),
     Command("home.refresh", "Reload the dataset list", "R", "refresh", "home", show=False),
+    Command("home.sync", "Sync & relays", "s", "sync", "home"),
+    Command("app.sync-now", "Sync with the relays now", "f5", "app.sync_now", "app", show=False),
     Command("home.palette", "Find a command by name", "colon", "app.command_palette", "home", show=False),
     Command("home.quit", "Quit Kobold", "q", "app.quit", "home"),
     # the dataset table
@@ -86,6 +89,43 @@ COMMANDS: tuple[Command, ...] = (
     Command("dataset.import", "Import a CSV file into this resource", "I", "import_records", "dataset"),
     Command("dataset.export", "Export this resource", "X", "export_records", "dataset"),
     Command("dataset.reload", "Reload the table", "R", "reload", "dataset", show=False),
+    Command("dataset.merges", "Merge proposals and upstream changes", "M", "open_merges", "dataset"),
+    Command("dataset.members", "Members and roles: who may write", "W", "open_members", "dataset"),
+    # members & roles (kobold_tui/screens/roles.py)
+    Command("roles.grant", "Grant a role (a person, petname or tribe)", "g,plus", "grant", "roles"),
+    Command("roles.revoke", "Revoke the selected member's role", "x,delete", "revoke", "roles"),
+    Command("roles.back", "Back", "q,escape", "back", "roles"),
+    # merge review (kobold_tui/screens/merge_review.py)
+    Command("merge.accept-row", "Take this record's changes", "a", "accept_row", "merge"),
+    Command("merge.reject-row", "Leave this record out", "x", "reject_row", "merge"),
+    Command("merge.toggle-field", "Take or leave out this field", "space", "toggle_field", "merge"),
+    Command(
+        "merge.take-upstream",
+        "Resolve this conflict with upstream's value",
+        "U",
+        "resolve('upstream')",
+        "merge",
+    ),
+    Command(
+        "merge.take-fork", "Resolve this conflict with the fork's value", "K", "resolve('fork')", "merge"
+    ),
+    Command(
+        "merge.type-value",
+        "Resolve this conflict with a value you type",
+        "equals_sign",
+        "type_value",
+        "merge",
+    ),
+    Command("merge.accept-all", "Take every change", "A", "accept_all", "merge", show=False),
+    Command("merge.reject-all", "Leave every change out", "X", "reject_all", "merge", show=False),
+    Command("merge.detail", "Three-way detail of this record", "enter", "open_detail", "merge"),
+    Command("merge.commit", "Accept what is selected (signs the decision)", "ctrl+s", "commit", "merge"),
+    Command("merge.decline", "Reject the whole proposal with a message", "D", "decline", "merge"),
+    Command("merge.back", "Back", "q,escape", "back", "merge"),
+    Command("merge.down", "Down one record", "j", "move(1, 0)", "merge", show=False),
+    Command("merge.up", "Up one record", "k", "move(-1, 0)", "merge", show=False),
+    Command("merge.left", "Left one field", "h", "move(0, -1)", "merge", show=False),
+    Command("merge.right", "Right one field", "l", "move(0, 1)", "merge", show=False),
     # moving in the grid
     Command("grid.down", "Down one row", "j,down", "cursor_down", "grid", show=False),
     Command("grid.up", "Up one row", "k,up", "cursor_up", "grid", show=False),

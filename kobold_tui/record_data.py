@@ -185,7 +185,7 @@ def load_detail(store: Store, dataset_id: str, resource: str, record_id: str) ->
         fields.append(
             FieldLine(
                 f["name"], _type_label(f), shown, f.get("description", ""), bool(f["required"]),
-                f"{short_npub(b['author'])} · {b['event'][:8]}" if b else "",
+                f"{b.get('author_name') or short_npub(b['author'])} · {b['event'][:8]}" if b else "",
             )
         )  # fmt: skip
     derived = records.derived(store, dataset_id, res.name, record_id)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from engine import datasets
 from engine.store import Store
+
+if TYPE_CHECKING:
+    from tests.sync.relays import NostrRelayServer
 
 SEED_SCHEMA = {
     "resource": "SeedVariety",
@@ -43,3 +47,25 @@ def seeds(store: Store) -> str:
     ds = datasets.create_dataset(store, "Seeds", visibility="public")
     datasets.apply_schema(store, ds, [SEED_SCHEMA])
     return ds
+
+
+@pytest.fixture
+def local_relay() -> Iterator[str]:
+    """nostr-sdk's LocalRelay on 127.0.0.1, stopped after the test."""
+    from tests.sync.relays import start_local_relay
+
+    relay, url = start_local_relay()
+    yield url
+    relay.shutdown()
+
+
+@pytest.fixture
+def nostr_relay(tmp_path: Path) -> Iterator[NostrRelayServer]:
+    """The nostr-relay server as its own process with its own SQLite file, stopped after the test."""
+    from tests.sync.relays import NostrRelayServer
+
+    (tmp_path / "nostr-relay").mkdir()
+    server = NostrRelayServer(tmp_path / "nostr-relay")
+    server.start()
+    yield server
+    server.stop()

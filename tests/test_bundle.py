@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from engine import csv_import, datasets, ingest, maintenance, records, state_hash
+from engine import csv_import, datasets, ingest, maintenance, records, roles, state_hash
 from engine.store import Store
 from kobold_tui.cli import main
 from sync import bundle
@@ -72,15 +72,16 @@ def test_a_newer_bundle_adds_only_what_is_new_and_local_changes_merge(tmp_path: 
         ds = datasets.create_dataset(a, "Seeds", visibility="public")
         datasets.apply_schema(a, ds, [SEED_SCHEMA])
         rid = records.create_record(a, ds, "SeedVariety", {"species": "Pisum", "variety_name": "Alderman"})
+        roles.grant(a, ds, [b.identity.pubkey], "contributor")  # b may write its local change
         bundle.export_bundle(a, ds, tmp_path / "v1.kobold")
-        assert bundle.import_bundle(b, tmp_path / "v1.kobold").report.applied == 3
+        assert bundle.import_bundle(b, tmp_path / "v1.kobold").report.applied == 4
         records.update_record(a, ds, "SeedVariety", rid, {"germination_days": 9})
         records.update_record(
             b, ds, "SeedVariety", rid, {"notes": "from b"}
         )  # a local change on the receiver
         bundle.export_bundle(a, ds, tmp_path / "v2.kobold")
         result = bundle.import_bundle(b, tmp_path / "v2.kobold")
-        assert result.report.applied == 1 and result.report.duplicates == 3
+        assert result.report.applied == 1 and result.report.duplicates == 4
         rec = records.get_record(b, ds, "SeedVariety", rid)
         assert (rec["germination_days"], rec["notes"]) == (9, "from b")
         bundle.export_bundle(b, ds, tmp_path / "back.kobold")

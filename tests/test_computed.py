@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine import datasets, demo, ingest, maintenance, query, records, state_hash
+from engine import datasets, demo, ingest, maintenance, query, records, roles, state_hash
 from engine.errors import SchemaError, ValidationError
 from engine.store import Store
 
@@ -76,6 +76,7 @@ def test_records_from_elsewhere_that_fail_a_validation_are_kept_and_flagged(
 ) -> None:
     other = Store.open(tmp_path / "other")
     try:
+        roles.grant(store, tests_ds, [other.identity.pubkey], "maintainer")  # other may change the schema
         ingest.ingest(other, ingest.all_events(store, tests_ds))
         spec = {**GERMINATION, "validations": {}}
         datasets.apply_schema(other, tests_ds, [spec])

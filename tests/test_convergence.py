@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import datasets, ingest, maintenance, records, state_hash
+from engine import datasets, ingest, maintenance, records, roles, state_hash
 from engine.errors import NotFound
 from engine.records import Change
 from engine.store import Store
@@ -35,6 +35,7 @@ def test_replicas_converge_whatever_the_delivery_order(tmp_path: Path, actions: 
     try:
         ds = datasets.create_dataset(authors[0], "Shared")
         datasets.apply_schema(authors[0], ds, SCHEMA)
+        roles.grant(authors[0], ds, [a.identity.pubkey for a in authors[1:]], "maintainer")
         for other in authors[1:]:
             ingest.ingest(other, ingest.all_events(authors[0], ds))
         for who, kind, rec, arg in actions:
@@ -97,6 +98,7 @@ def test_concurrent_edits_to_different_fields_of_one_record_both_survive(tmp_pat
     a, b = _open(tmp_path, "a"), _open(tmp_path, "b")
     ds = datasets.create_dataset(a, "Shared")
     datasets.apply_schema(a, ds, SCHEMA)
+    roles.grant(a, ds, [b.identity.pubkey], "maintainer")
     rid = records.create_record(a, ds, "Item", {"name": "seed", "qty": 1})
     ingest.ingest(b, ingest.all_events(a, ds))
     records.update_record(a, ds, "Item", rid, {"name": "seed packet"})

@@ -6,7 +6,7 @@ import gzip
 import json
 from pathlib import Path
 
-from engine import datasets, ingest, maintenance, records, snapshot, state_hash
+from engine import datasets, ingest, maintenance, records, roles, snapshot, state_hash
 from engine.nostr_event import NostrEvent, sign_event
 from engine.store import Store
 from sync import bundle
@@ -44,6 +44,8 @@ def test_bootstrap_from_a_snapshot_then_import_the_history(tmp_path: Path) -> No
         assert (got.state_hash, got.history, got.name) == (sent, "partial", "Seed Library")
         assert maintenance.verify(b, ds).ok
         assert maintenance.rebuild(b, ds, full=True) == sent
+        grant = roles.grant(a, ds, [b.identity.pubkey], "contributor")  # above the snapshot: b knows it
+        assert ingest.ingest(b, [grant]).applied == 1
         rid = records.create_record(b, ds, "SeedVariety", {"species": "Zea", "variety_name": "Golden"})
         records.update_record(a, ds, "SeedVariety", rid_of(a, ds), {"germination_days": 4})
         bundle.export_bundle(a, ds, tmp_path / "full2.kobold")

@@ -26,6 +26,7 @@ from kobold_tui.undo import UndoStack, create_entry
 from kobold_tui.views import make_view
 from kobold_tui.widgets.grid import DataGrid
 from kobold_tui.widgets.status_bar import StatusBar
+from kobold_tui.widgets.sync_line import SyncLine
 from kobold_tui.widgets.table_view import TableView
 
 
@@ -60,6 +61,7 @@ class DatasetScreen(Screen[None]):
                 with TabPane(res.name, id=f"tab-{res.key}"):
                     yield view
         yield StatusBar()
+        yield SyncLine()
         yield Footer()
 
     def _resource_key(self, name: str) -> str:
@@ -293,9 +295,19 @@ class DatasetScreen(Screen[None]):
         target.reload(focus_record=target_id)
         target.grid.focus()
 
+    def remote_changes(self, dataset_ids: set[str]) -> None:
+        if self.dataset_id in dataset_ids:
+            for view in self.views.values():
+                view.show_remote_changes()
+
     def action_reload(self) -> None:
         if self.active_view:
             self.active_view.reload()
+
+    def action_open_members(self) -> None:
+        screen = self._screen("roles", "RolesScreen", self.store, self.dataset_id)
+        if screen:
+            self.app.push_screen(screen)
 
     # other screens --------------------------------------------------------------------------------
 
@@ -355,6 +367,13 @@ class DatasetScreen(Screen[None]):
         screen = self._screen("import_export", "ImportScreen", self.store, self.dataset_id, view.res.name)
         if screen:
             self.app.push_screen(screen, lambda _: view.refresh_rows(structural=True))
+
+    def action_open_merges(self) -> None:
+        screen = self._screen("merge_review", "MergeInboxScreen", self.store, self.dataset_id)
+        if screen:
+            self.app.push_screen(
+                screen, lambda _: self.active_view.refresh_rows() if self.active_view else None
+            )
 
     def action_export_records(self) -> None:
         view = self.active_view

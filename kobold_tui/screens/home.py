@@ -14,12 +14,13 @@ from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Select, Static
 
-from engine import datasets, demo
+from engine import datasets, demo, forks
 from engine.errors import KoboldError
 from engine.protocol import VISIBILITIES
 from engine.query import Query, count
 from engine.store import Store
 from kobold_tui import commands
+from kobold_tui.widgets.sync_line import SyncLine
 
 DEFAULT_TYPE = "org.tribes.kobold.dataset"
 
@@ -28,12 +29,15 @@ DEFAULT_TYPE = "org.tribes.kobold.dataset"
 class DatasetRow:
     info: datasets.DatasetInfo
     counts: dict[str, int]
+    merges: int = 0  # merge decisions in its log (accepted proposals, pulls from upstream)
 
     @property
     def lineage(self) -> str:
+        merges = f"{self.merges} merge{'s' if self.merges != 1 else ''}" if self.merges else ""
         if not self.info.origin:
-            return ""
-        return f"fork of {self.info.origin.get('name') or self.info.origin['dataset'][:12]}"
+            return merges
+        origin = f"fork of {self.info.origin.get('name') or self.info.origin['dataset'][:12]}"
+        return f"{origin} · {merges}" if merges else origin
 
 
 def read_datasets(store: Store) -> list[DatasetRow]:
@@ -41,7 +45,8 @@ def read_datasets(store: Store) -> list[DatasetRow]:
     rows = []
     for info in datasets.list_datasets(store):
         counts = {r.name: count(store, info.id, Query(r.name)) for r in datasets.resources(store, info.id)}
-        rows.append(DatasetRow(info, counts))
+        merges = len([m for m in forks.lineage(store, info.id)["merges"] if m["status"] != "rejected"])
+        rows.append(DatasetRow(info, counts, merges))
     return rows
 
 
@@ -91,6 +96,7 @@ class HomeScreen(Screen[None]):
             )
             yield Button("Create the demo dataset (D)", id="demo", variant="primary")
             yield Button("New dataset (n)", id="new")
+        yield SyncLine()
         yield Footer()
 
     def on_mount(self) -> None:
@@ -104,6 +110,14 @@ class HomeScreen(Screen[None]):
 
     def action_refresh(self) -> None:
         self._load()
+
+    def remote_changes(self, dataset_ids: set[str]) -> None:
+        self._load()
+
+    def action_sync(self) -> None:
+        from kobold_tui.screens.sync import SyncScreen
+
+        self.app.push_screen(SyncScreen(self.store))
 
     @work(thread=True, exclusive=True, group="home", exit_on_error=False)
     def _load(self) -> None:

@@ -203,7 +203,14 @@ def _history_table(d: RecordDetail) -> Table | Text:
     for h in reversed(d.history):
         mark = Text("✓", style="green") if h.verified else Text("✗", style="bold red")
         changes = "; ".join(f"{k}: {_short(o)} → {_short(n)}" for k, (o, n) in h.changes.items())
-        table.add_row(mark, format_time(h.created_at), short_npub(h.author), h.op, changes, h.event_id[:8])
+        table.add_row(
+            mark,
+            format_time(h.created_at),
+            h.author_name or short_npub(h.author),
+            h.op,
+            changes,
+            h.event_id[:8],
+        )
     return table
 
 

@@ -79,6 +79,7 @@ class TableView(Vertical):
         self._indexes: dict[str, PositionIndex] = {}
         # record id, field name, text shown when opened, stored value when opened
         self._editing: tuple[str, str, str, Any] | None = None
+        self._remote_stale = False
         self.preview_generation = 0
 
     def compose(self) -> ComposeResult:
@@ -315,6 +316,19 @@ class TableView(Vertical):
         self._editing = None
         self.edit_bar.close()
         self.grid.focus()
+        if self._remote_stale:
+            self.show_remote_changes()
+
+    def show_remote_changes(self) -> None:
+        """Events arrived from a relay: show them, keeping the cursor on its record; an edit in progress
+        is never interrupted (the refresh waits until it closes)."""
+        if self._editing is not None:
+            self._remote_stale = True
+            return
+        self._remote_stale = False
+        if self.loaded:
+            row = self.grid.current_row
+            self.reload(focus_record=str(row[0]) if row else None)
 
     def commit(self, record_id: str, field: str, value: Any, stored: Any) -> bool:
         """Write one cell (`stored` is its value before, kept for undo); on a refused value the editor

@@ -13,6 +13,7 @@ from pathlib import Path
 from engine.nostr_event import public_key_hex, sign_event
 from engine.protocol import (
     KIND_CHANGESET,
+    KIND_DECISION,
     KIND_GENESIS,
     KIND_MANIFEST,
     KIND_PROPOSAL,
@@ -91,9 +92,27 @@ def build() -> dict[str, object]:
         {"v": 1, "part": 1, "resource": "Supplier", "rows": [[rid, {"name": "Riverside Seed Library"}]]},
         T + 4,
     )
-    add("MergeProposal", "merge proposal", KIND_PROPOSAL, (*envelope_tags(ds, 4, [c["id"]]),),
-        {"v": 1, "fork": "f" * 32, "base": [c["id"]], "events": ["a" * 64, "b" * 64], "title": "More suppliers",
-         "message": "Adds two seed libraries from the valley."}, T + 5)  # fmt: skip
+    # A proposal has no parents (it is not part of the upstream's history) and names its fork in the F tag.
+    proposal_body = {
+        "v": 1,
+        "fork": "f" * 32,
+        "base": [c["id"]],
+        "events": ["a" * 64, "b" * 64],
+        "title": "More suppliers",
+        "message": "Adds two seed libraries from the valley.",
+    }
+    proposal = add(
+        "MergeProposal",
+        "merge proposal",
+        KIND_PROPOSAL,
+        ((("D", ds)), ("v", "1"), ("clock", "0"), ("F", "f" * 32)),
+        proposal_body,
+        T + 5,
+    )
+    add("EventEnvelope", "merge decision (rejecting)", KIND_DECISION, envelope_tags(ds, 4, [c["id"]]),
+        {"v": 1, "direction": "accept", "proposal": proposal["id"], "fork": "f" * 32, "upstream": ds,
+         "status": "rejected", "message": "Not this season.", "summary": {}, "schema": [], "part": 0, "parts": 1,
+         "events": [], "ops": []}, T + 6)  # fmt: skip
     invalid = [
         {"name": "forged signature", "event": {**c, "sig": sign_event(bytes.fromhex(OTHER), T + 3, KIND_CHANGESET, (), "x").sig},
          "reason": "the signature does not verify against the author's key"},
@@ -117,6 +136,10 @@ def build() -> dict[str, object]:
         {"name": "created_at far in the future (receiver clock 1790000010)",
          "event": sign_event(secret, T + 3 * 86_400, KIND_CHANGESET, envelope_tags(ds, 3, [s["id"]]), c["content"]).to_dict(),
          "reason": "created_at is more than a day in the future"},
+        {"name": "merge proposal naming parents",
+         "event": sign_event(secret, T + 5, KIND_PROPOSAL, (*envelope_tags(ds, 3, [s["id"]]), ("F", "f" * 32)),
+                             dumps(proposal_body)).to_dict(),
+         "reason": "a proposal names no parents (it is not part of the upstream's history)"},
     ]  # fmt: skip
     return {"dataset_id": ds, "receiver_now": T + 10, "valid": items, "invalid": invalid}
 

@@ -1,0 +1,51 @@
+"""A new follower starts from the owner's newest snapshot, then takes only the events after it."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from engine import csv_import, datasets, records, snapshot, state_hash
+from engine.store import Store
+from sync import replication
+from sync.session import SyncReport, sync_once
+from tests.conftest import SEED_SCHEMA
+from tests.test_bundle import seed_csv
+
+
+def sync(store: Store) -> SyncReport:
+    return asyncio.run(sync_once(store))
+
+
+def test_a_new_follower_bootstraps_from_the_newest_snapshot(
+    alice: Store, bob: Store, local_relay: str, tmp_path: Path
+) -> None:
+    real_now = alice.now
+    alice.now = lambda: real_now() - 3 * 3600  # the history was written hours before the snapshot
+    ds = datasets.create_dataset(alice, "Seeds", visibility="public")
+    datasets.apply_schema(alice, ds, [SEED_SCHEMA])
+    csv_import.import_csv(alice, ds, "SeedVariety", seed_csv(tmp_path / "s.csv", 3000))
+    replication.add_relay(alice, local_relay)
+    replication.publish(alice, ds, with_snapshot=True)
+    alice.now = real_now
+    records.create_record(alice, ds, "SeedVariety", {"species": "Newer", "variety_name": "V"})
+    replication.publish(alice, ds, with_snapshot=True)  # the newest snapshot replaces the older one here
+    after = records.create_record(alice, ds, "SeedVariety", {"species": "After", "variety_name": "V"})
+    assert sync(alice).relays_ok == [local_relay]
+
+    replication.follow(bob, replication.share_address(alice, ds) or "", None, [])
+    report = sync(bob)
+    assert report.bootstrapped == [ds] and not report.rejected
+    assert snapshot.history_status(bob, ds) == "partial"
+    assert state_hash.state_hash(bob, ds) == state_hash.state_hash(alice, ds)
+    assert records.get_record(bob, ds, "SeedVariety", after)["species"] == "After"
+    held = bob.con.execute("SELECT count(*) FROM events WHERE dataset_id = ?", [ds]).fetchone()
+    total = alice.con.execute("SELECT count(*) FROM events WHERE dataset_id = ?", [ds]).fetchone()
+    assert (
+        held is not None and total is not None and held[0] < total[0]
+    )  # the old history stayed on the relay
+
+    records.update_record(alice, ds, "SeedVariety", after, {"notes": "later"})
+    sync(alice)
+    assert sync(bob).received == 1
+    assert state_hash.state_hash(bob, ds) == state_hash.state_hash(alice, ds)
