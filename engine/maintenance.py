@@ -172,7 +172,10 @@ def rebuild(store: Store, dataset_id: str, *, full: bool = False) -> str:
                 ],
             )
             projection.rebuild_resource(con, dataset_id, d)
+            # Formulas read the dataset's definitions (refs); the cache must not keep this half-built list.
+            store.forget_definitions(dataset_id)
             computed.refresh(store, dataset_id, d, None)
+        store.forget_definitions(dataset_id)
         refresh_manifest(store, dataset_id)
     return state_hash.state_hash(store, dataset_id)
 

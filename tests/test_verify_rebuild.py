@@ -45,3 +45,14 @@ def test_a_value_that_does_not_fit_its_type_is_reported(store: Store, seeds: str
     store.con.execute("""UPDATE record_ops SET fields = '{"germination_days": "soon"}' WHERE op = 'update'""")
     problems = [p["reason"] for p in maintenance.verify(store, seeds).problems]
     assert "1 value(s) of SeedVariety.germination_days do not fit its type" in problems
+
+
+def test_rebuild_keeps_every_resource_of_a_multi_resource_dataset(store: Store) -> None:
+    from engine import datasets
+
+    ds = datasets.create_dataset(store, "Two", visibility="public")
+    datasets.apply_schema(store, ds, [{"resource": "A", "fields": {"n": {"type": "string"}}},
+                                      {"resource": "B", "fields": {"m": {"type": "integer"}}}])  # fmt: skip
+    before = state_hash.compute(store, ds)
+    assert maintenance.rebuild(store, ds) == before == state_hash.compute(store, ds)
+    assert sorted(r.name for r in datasets.resources(store, ds)) == ["A", "B"]
