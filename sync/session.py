@@ -29,7 +29,7 @@ from nostr_sdk import (
     Timestamp,
 )
 
-from engine import ingest, proposals, snapshot
+from engine import ingest, names, proposals, snapshot
 from engine.nostr_event import NostrEvent
 from engine.protocol import DATASET_KINDS, KIND_GENESIS, KIND_SNAPSHOT
 from sync import state, tribe
@@ -49,6 +49,8 @@ NEGENTROPY_TIMEOUT = timedelta(seconds=3)
 INGEST_BATCH = 20_000
 PUSH_RECONNECTS = 20
 PUSH_BATCH = 2000
+PROFILE_TTL = 86_400  # refetch a profile name after a day
+PROFILES_PER_PASS = 2000
 HISTORY_SLACK = 3600
 # OK-false prefixes that mean "later", not "never" (NIP-01 machine-readable prefixes and common wording)
 _TRANSIENT = ("rate-limited", "rate limit", "slow down", "try again", "timeout")
@@ -222,6 +224,7 @@ class RelayPass:
                 for target in [t for t in targets(self.store) if t.dataset_id not in done]:
                     await self.dataset(target)
                     done.add(target.dataset_id)
+            await self.profiles(sorted(done))
         except RelayGone as exc:
             reason = _reason(exc)
             self.report.relays_failed[self.url] = reason
@@ -251,6 +254,37 @@ class RelayPass:
         await self.push(ds, sealed)
 
     # --- pulling ------------------------------------------------------------------------------------------
+
+    async def profiles(self, dataset_ids: list[str]) -> None:
+        """Fetch the NIP-01 profile (kind 0) of authors we show without a name, so history reads as people."""
+        with self.store.lock:
+            names.ensure_tables(self.store)
+            rows = self.store.con.execute(
+                """SELECT DISTINCT pubkey FROM events WHERE dataset_id IN (SELECT unnest(?::VARCHAR[]))
+                   AND pubkey NOT IN (SELECT pubkey FROM profiles WHERE fetched_at > ?) ORDER BY pubkey LIMIT ?""",
+                [dataset_ids, int(time.time()) - PROFILE_TTL, PROFILES_PER_PASS],
+            ).fetchall()
+        wanted = {str(r[0]) for r in rows}
+        if not wanted:
+            return
+        step = self.link.limits.max_limit
+        ordered = sorted(wanted)
+        found = await self.fetch_many(
+            [{"kinds": [0], "authors": ordered[i : i + step]} for i in range(0, len(ordered), step)]
+        )
+        newest: dict[str, NostrEvent] = {}
+        for ev in found:
+            current = newest.get(ev.pubkey)
+            if current is not None and (ev.created_at, ev.id) <= (current.created_at, current.id):
+                continue
+            if ev.kind == 0 and ev.pubkey in wanted and ev.check_id() and ev.check_signature():
+                newest[ev.pubkey] = ev
+        now = int(time.time())
+        with self.store.lock:
+            for pubkey, ev in newest.items():
+                name = profile_name(ev.content)
+                if name:
+                    names.save_profile(self.store, pubkey, name, now)
 
     async def fetch_keys(self, ds: str, owner: str | None) -> None:
         if owner is None:
@@ -521,3 +555,18 @@ class RelayPass:
         self.report.refused.append({"relay": self.url, "event": event_id, "reason": reason})
         with self.store.lock:
             state.mark_refused(self.store, self.url, event_id, reason)
+
+
+def profile_name(content: str) -> str | None:
+    """`display_name`, else `name`, of a kind-0 profile; None when it has neither or is not JSON."""
+    try:
+        data = json.loads(content)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    for key in ("display_name", "name"):
+        value = data.get(key)
+        if isinstance(value, str) and value.strip():
+            return " ".join(value.split())[: names.MAX_NAME]  # anyone's profile: shortened, never refused
+    return None

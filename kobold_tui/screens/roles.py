@@ -6,6 +6,7 @@ does not allow, and the screen shows that message as is.
 
 from __future__ import annotations
 
+import time
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult
@@ -14,11 +15,13 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Select, Static
 
-from engine import names, roles
+from engine import datasets, names, roles
 from engine.errors import IdentityError, KoboldError, NotFound
 from engine.store import Store
 from kobold_tui import commands
 from kobold_tui.screens.confirm import ConfirmScreen
+from kobold_tui.screens.text_prompt import TextPromptScreen
+from sync import tribe
 
 
 class GrantScreen(ModalScreen[tuple[str, str, list[str]] | None]):
@@ -77,6 +80,9 @@ class RolesScreen(Screen[None]):
     DEFAULT_CSS = """
     RolesScreen DataTable { height: 1fr; }
     RolesScreen #roles-help { color: $text-muted; padding: 0 1; }
+    RolesScreen #readers-box { height: 1fr; display: none; }
+    RolesScreen #readers-box.-tribe { display: block; }
+    RolesScreen #readers-title { text-style: bold; color: $accent; padding: 0 1; }
     """
 
     def __init__(self, store: Store, dataset_id: str) -> None:
@@ -84,6 +90,7 @@ class RolesScreen(Screen[None]):
         self.store = store
         self.dataset_id = dataset_id
         self.members: list[dict[str, Any]] = []
+        self.readers: list[dict[str, object]] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -93,12 +100,18 @@ class RolesScreen(Screen[None]):
             "(you stay on as maintainer).",
             id="roles-help",
         )
+        with Vertical(id="readers-box"):
+            yield Label(
+                "Readers: tribe members who hold the dataset key (m add, M remove)", id="readers-title"
+            )
+            yield DataTable(cursor_type="row", id="readers")
         yield Footer()
 
     def on_mount(self) -> None:
         self.title = "Members & roles"
-        table = self.query_one(DataTable)
+        table = self.query_one("#members", DataTable)
         table.add_columns("Name", "Role", "Resources", "npub")
+        self.query_one("#readers", DataTable).add_columns("Name", "Reads since", "npub")
         self.refresh_members()
         table.focus()
 
@@ -107,14 +120,76 @@ class RolesScreen(Screen[None]):
             self.members = roles.members(self.store, self.dataset_id)
             me = roles.role_of(roles.current_state(self.store, self.dataset_id), self.store.identity.pubkey)
         self.sub_title = f"your role: {me.describe() if me else 'none (fork and propose to contribute)'}"
-        table = self.query_one(DataTable)
+        self.refresh_readers()
+        table = self.query_one("#members", DataTable)
         table.clear()
         for m in self.members:
             resources = ", ".join(m["resources"]) if m["resources"] else "all"
             table.add_row(m["name"], m["role"], resources, m["npub"], key=m["pubkey"])
 
+    def refresh_readers(self) -> None:
+        with self.store.lock:
+            tribe_read = datasets.info(self.store, self.dataset_id).visibility == "tribe"
+            self.readers = tribe.members(self.store, self.dataset_id) if tribe_read else []
+            shown = names.display_names(self.store, [str(r["pubkey"]) for r in self.readers])
+        self.query_one("#readers-box").set_class(tribe_read, "-tribe")
+        table = self.query_one("#readers", DataTable)
+        table.clear()
+        self.readers = [r for r in self.readers if r["removed_at"] is None]
+        for r in self.readers:
+            since = time.strftime("%Y-%m-%d", time.localtime(int(str(r["added_at"]))))
+            table.add_row(shown[str(r["pubkey"])], since, names.npub(str(r["pubkey"])), key=str(r["pubkey"]))
+
+    def action_add_reader(self) -> None:
+        def done(who: str | None) -> None:
+            if not who:
+                return
+            try:
+                with self.store.lock:
+                    pubkey = names.resolve(self.store, who)
+                    tribe.add_member(self.store, self.dataset_id, pubkey)
+            except KoboldError as exc:
+                self.notify(str(exc), severity="error")
+                return
+            self.refresh_readers()
+            self.notify(f"{who} gets the key (every epoch, so the history too) at the next sync.")
+
+        self.app.push_screen(TextPromptScreen("Give the dataset key to", "npub1…, hex or a petname"), done)
+
+    def action_remove_reader(self) -> None:
+        table = self.query_one("#readers", DataTable)
+        if not self.readers or table.cursor_row >= len(self.readers):
+            self.notify("Select a reader in the Readers table first.", severity="warning")
+            return
+        reader = self.readers[table.cursor_row]
+        name = table.get_row_at(table.cursor_row)[0]
+
+        def done(yes: bool | None) -> None:
+            if not yes:
+                return
+            try:
+                with self.store.lock:
+                    tribe.remove_member(self.store, self.dataset_id, str(reader["pubkey"]))
+            except KoboldError as exc:
+                self.notify(str(exc), severity="error")
+                return
+            self.refresh_readers()
+            self.notify(
+                f"Removed {name} and rotated the key: they keep what they could already read, but nothing "
+                "written from now on."
+            )
+
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Remove {name}? The dataset key is rotated: they keep what they already read, but cannot read "
+                "anything written from now on.",
+                "Remove",
+            ),
+            done,
+        )
+
     def _selected(self) -> dict[str, Any] | None:
-        table = self.query_one(DataTable)
+        table = self.query_one("#members", DataTable)
         if not self.members or table.cursor_row is None or table.cursor_row >= len(self.members):
             return None
         return self.members[table.cursor_row]

@@ -120,3 +120,21 @@ def test_a_relay_event_with_a_bad_id_is_not_taken_for_a_genuine_one(alice: Store
     assert bob.con.execute("SELECT count(*) FROM events").fetchone() == (0,)
     assert report.received == 0
     assert NostrEvent.from_dict(tampered[0]).check_id() is False
+
+
+def test_a_forged_profile_does_not_rename_an_author(alice: Store, bob: Store, carol: Store) -> None:
+    from engine import names
+
+    ds = published(alice, "ws://127.0.0.1:1", n=1)
+    genuine = raw_events(alice, ds)
+    claim = sign_event(carol.identity.secret, alice.now(), 0, (), json.dumps({"name": "Mallory"}))
+    forged = dict(claim.to_dict(), pubkey=alice.identity.pubkey)  # alice's key, carol's signature
+
+    def respond(filters: list[Any]) -> list[dict[str, Any]]:
+        return [forged] if filters and filters[0].get("kinds") == [0] else genuine
+
+    with HostileRelay(respond) as relay:
+        replication.follow(bob, replication.share_address(alice, ds) or "", None, [relay.url])
+        sync(bob)
+    assert state_hash.state_hash(bob, ds) == state_hash.state_hash(alice, ds)
+    assert names.display_name(bob, alice.identity.pubkey) != "Mallory"

@@ -160,3 +160,37 @@ def test_a_relay_killed_mid_sync_costs_nothing(tmp_path: Path, alice: Store, bob
         assert state_hash.state_hash(bob, ds) == state_hash.state_hash(alice, ds)
     finally:
         server.stop()
+
+
+def test_authors_are_shown_by_their_nostr_profile_name(alice: Store, bob: Store, local_relay: str) -> None:
+    import json
+
+    from engine import names
+    from engine.nostr_event import sign_event
+    from sync.relay_socket import RelaySocket
+
+    ds = shared_catalog(alice, local_relay, n=1)
+    sync(alice)
+    profile = sign_event(
+        alice.identity.secret,
+        alice.now(),
+        0,
+        (),
+        json.dumps({"name": "alice", "display_name": "Alice Gardener"}),
+    )
+    impostor = sign_event(bob.identity.secret, alice.now() + 5, 0, (), json.dumps({"name": "Not Alice"}))
+    forged = dict(impostor.to_dict(), pubkey=alice.identity.pubkey)  # claims alice's key; signature is bob's
+
+    async def put() -> None:
+        socket = RelaySocket(local_relay)
+        await socket.open(3)
+        assert (await socket.publish(profile.id, profile.to_json(), 5))[0]
+        await socket.publish(
+            forged["id"], json.dumps(forged), 5
+        )  # a real relay refuses it; we would ignore it
+        await socket.close()
+
+    asyncio.run(put())
+    follow(bob, alice, ds)
+    sync(bob)
+    assert names.display_name(bob, alice.identity.pubkey) == "Alice Gardener"

@@ -68,3 +68,45 @@ def records_first(store: Store, ds: str) -> str:
     row = store.con.execute(f'SELECT min(_id) FROM "p_{ds}_Item"').fetchone()
     assert row
     return str(row[0])
+
+
+async def test_readers_of_a_tribe_dataset_are_added_and_removed_with_a_key_rotation(
+    demo_store: tuple[Store, str],
+) -> None:
+    from sync import tribe
+
+    store, ds = demo_store
+    datasets.update_manifest(store, ds, visibility="tribe")
+    names.add_to_tribe(store, "garden", FRIEND, "Ana")
+    app = KoboldApp(store, save_theme=False)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await open_dataset(app, pilot, ds)
+        await pilot.press("W")
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, RolesScreen) and screen.query_one("#readers-box").display
+        await pilot.press("m", *"Ana", "enter")
+        await settle(app, pilot)
+        assert [m["pubkey"] for m in tribe.members(store, ds)] == [FRIEND]
+        readers = screen.query_one("#readers", DataTable)
+        assert readers.row_count == 1 and "Ana" in str(readers.get_row_at(0)[0])
+        readers.focus()
+        await pilot.press("M")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert tribe.current_members(store, ds) == [] and tribe.newest_key(store, ds) is not None
+        assert tribe.newest_key(store, ds)[0] == 1  # type: ignore[index]
+        assert readers.row_count == 0
+        assert any("rotated the key" in str(n.message) for n in app._notifications)
+
+
+async def test_a_public_dataset_has_no_readers_panel(demo_store: tuple[Store, str]) -> None:
+    store, ds = demo_store
+    app = KoboldApp(store, save_theme=False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await open_dataset(app, pilot, ds)
+        await pilot.press("W")
+        await settle(app, pilot)
+        assert not app.screen.query_one("#readers-box").display
