@@ -277,6 +277,9 @@ def check_batch(
         )
         tracker: RoleTracker | None = None
         fixed = roles.genesis_state(owner, genesis_id)
+        if base is not None and base.roles:
+            # The snapshot carries the roles at its heads (signed by the owner, like its state hash).
+            fixed, has_roles = base.roles, True
         if has_roles:
             seed = {h: fixed for h in base.heads} if base else None
             tracker = RoleTracker(seed) if genesis else RoleTracker.from_store(store, ds, seed)

@@ -134,6 +134,32 @@ def with_event(state: RoleState, clock: int, event_id: str, assignments: list[As
     return out
 
 
+def state_to_json(state: RoleState) -> list[list[Any]]:
+    """A role state as a snapshot header carries it: [pubkey, role, resources or null, clock, event id]."""
+    return [[p, e.role, sorted(e.resources) if e.resources is not None else None, e.clock, e.event_id]
+            for p, e in sorted(state.items())]  # fmt: skip
+
+
+def state_from_json(data: Any) -> RoleState:
+    """Read a snapshot header's role state; raises EventRejected when it is malformed."""
+    if not isinstance(data, list) or len(data) > 100 * MAX_ASSIGNMENTS:
+        raise EventRejected("the snapshot's roles are not a list")
+    out: RoleState = {}
+    for row in data:
+        ok = (
+            isinstance(row, list) and len(row) == 5 and isinstance(row[0], str) and _HEX.match(row[0])
+            and row[1] in ASSIGNABLE and isinstance(row[3], int) and isinstance(row[4], str)
+            and (row[2] is None or (row[1] == CONTRIBUTOR and isinstance(row[2], list)
+                                    and all(isinstance(k, str) and _KEY.match(k) for k in row[2])))
+        )  # fmt: skip
+        if not ok:
+            raise EventRejected("the snapshot's roles are malformed")
+        out[row[0]] = RoleEntry(row[1], frozenset(row[2]) if row[2] is not None else None, row[3], row[4])
+    if not owners(out):
+        raise EventRejected("the snapshot's roles name no owner")
+    return out
+
+
 def role_of(state: RoleState, pubkey: str) -> RoleEntry | None:
     entry = state.get(pubkey)
     return entry if entry is not None and entry.role != NONE else None
@@ -167,8 +193,12 @@ def stored_role_events(store: Store, dataset_id: str) -> list[tuple[str, int, li
 
 def current_state(store: Store, dataset_id: str) -> RoleState:
     """The role state on top of the dataset's heads: every stored event is in their causal past."""
+    from engine.snapshot import base_of
+
     owner, genesis_id = genesis_of(store, dataset_id)
-    state = genesis_state(owner, genesis_id)
+    base = base_of(store, dataset_id)
+    # A partial history starts from the roles its snapshot carries; role events stored later win by LWW.
+    state = base.roles if base is not None and base.roles else genesis_state(owner, genesis_id)
     for eid, clock, assignments in stored_role_events(store, dataset_id):
         state = with_event(state, clock, eid, assignments)
     return state

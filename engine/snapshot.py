@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from engine import projection, state_hash, writes
+from engine import projection, roles, state_hash, writes
 from engine.errors import EventRejected, KoboldError
 from engine.event_checks import SchemaEntry, SchemaState
 from engine.field_types import column_type
@@ -22,6 +22,7 @@ from engine.protocol import KIND_SNAPSHOT, PROTOCOL_VERSION
 
 if TYPE_CHECKING:
     from engine.apply import Checked
+    from engine.roles import RoleState
     from engine.store import Store
 
 TAG_SNAPSHOT = "S"  # on every data chunk: the id of its snapshot's header (indexed: {"#S": [header id]})
@@ -43,6 +44,8 @@ CREATE TABLE IF NOT EXISTS snapshot_events (
 
 def ensure_tables(store: Store) -> None:
     store.con.execute(DDL)
+    # Added with permissions: the role state at the snapshot's heads (older stores lack the column).
+    store.con.execute("ALTER TABLE history_base ADD COLUMN IF NOT EXISTS roles JSON")
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ class Base:
     heads: dict[str, int]
     manifest: dict[str, str]
     resources: list[dict[str, Any]]  # {"event", "clock", "definition"}
+    roles: RoleState | None = None  # the role state at the heads; None: the snapshot carries none
 
     def schema_state(self) -> SchemaState:
         return {
@@ -66,11 +70,12 @@ class Base:
 def bases(store: Store) -> dict[str, Base]:
     ensure_tables(store)
     out = {}
-    for ds, sid, clock, heads, clocks, manifest, resources in store.con.execute(
-        "SELECT dataset_id, snapshot_id, clock, heads, head_clocks, manifest, resources FROM history_base"
+    for ds, sid, clock, heads, clocks, manifest, resources, role_rows in store.con.execute(
+        "SELECT dataset_id, snapshot_id, clock, heads, head_clocks, manifest, resources, roles FROM history_base"
     ).fetchall():
+        role_state = roles.state_from_json(json.loads(role_rows)) if role_rows else None
         out[ds] = Base(ds, sid, clock, dict(zip(heads, clocks, strict=True)), json.loads(manifest),
-                       json.loads(resources))  # fmt: skip
+                       json.loads(resources), role_state)  # fmt: skip
     return out
 
 
@@ -146,6 +151,7 @@ def create(store: Store, dataset_id: str) -> list[NostrEvent]:
         "heads": [[h, c] for h, c in heads], "state_hash": state_hash.state_hash(store, dataset_id),
         "manifest": manifest,
         "resources": [{"event": e, "clock": c, "definition": json.loads(d)} for _, d, e, c in resources],
+        "roles": roles.state_to_json(roles.current_state(store, dataset_id)),
     }  # fmt: skip
     tags = writes.envelope_tags(dataset_id, clock, [])
     secret, now = store.identity.secret, store.now()
@@ -191,6 +197,8 @@ def header_body(ev: NostrEvent) -> dict[str, Any]:
     )  # fmt: skip
     if not ok:
         raise EventRejected("the snapshot header is malformed")
+    if "roles" in data:
+        roles.state_from_json(data["roles"])
     return dict(data)
 
 
@@ -252,9 +260,10 @@ def _install(store: Store, ds: str, header: Checked, body: dict[str, Any], chunk
     sid = header.event.id
     heads = body["heads"]
     con.execute(
-        "INSERT INTO history_base VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO history_base VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [ds, sid, header.clock, [h for h, _ in heads], [c for _, c in heads], body["state_hash"],
-         json.dumps(body["manifest"]), json.dumps(body["resources"])],
+         json.dumps(body["manifest"]), json.dumps(body["resources"]),
+         json.dumps(body["roles"]) if "roles" in body else None],
     )  # fmt: skip
     con.execute(
         "INSERT INTO snapshot_events SELECT ?, ?, unnest(?::INTEGER[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[])",

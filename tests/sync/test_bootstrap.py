@@ -49,3 +49,34 @@ def test_a_new_follower_bootstraps_from_the_newest_snapshot(
     sync(alice)
     assert sync(bob).received == 1
     assert state_hash.state_hash(bob, ds) == state_hash.state_hash(alice, ds)
+
+
+def test_a_follower_bootstrapped_from_a_snapshot_knows_who_may_write(
+    alice: Store, bob: Store, carol: Store, local_relay: str
+) -> None:
+    from engine import roles
+
+    real_now = alice.now
+    alice.now = lambda: real_now() - 3 * 3600
+    ds = datasets.create_dataset(alice, "Seeds", visibility="public")
+    datasets.apply_schema(alice, ds, [SEED_SCHEMA])
+    roles.grant(alice, ds, [bob.identity.pubkey], "contributor")
+    records.create_record(alice, ds, "SeedVariety", {"species": "Old", "variety_name": "V"})
+    alice.now = real_now
+    replication.add_relay(alice, local_relay)
+    replication.publish(alice, ds, with_snapshot=True)
+    sync(alice)
+    address = replication.share_address(alice, ds) or ""
+
+    replication.follow(bob, address, None, [])
+    sync(bob)
+    rid = records.create_record(bob, ds, "SeedVariety", {"species": "By Bob", "variety_name": "V"})
+    sync(bob)
+
+    replication.follow(carol, address, None, [])
+    report = sync(carol)
+    assert report.bootstrapped == [ds] and snapshot.history_status(carol, ds) == "partial"
+    assert records.get_record(carol, ds, "SeedVariety", rid)["species"] == "By Bob"
+    assert roles.role_of(roles.current_state(carol, ds), bob.identity.pubkey) is not None
+    sync(alice)
+    assert state_hash.state_hash(carol, ds) == state_hash.state_hash(alice, ds)
