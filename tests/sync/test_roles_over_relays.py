@@ -13,13 +13,16 @@ from engine.store import Store
 from sync import replication
 from sync.relay_socket import RelaySocket
 from sync.session import sync_once
-from tests.test_authorization import ACTIONS, ALLOWED, NEEDED, ROLE_CASES, world  # noqa: F401 (fixture)
+from tests import test_authorization
+from tests.test_authorization import ACTIONS, ALLOWED, NEEDED, ROLE_CASES
+
+world = test_authorization.world  # the same owner, dataset and one actor per role
 
 
 def test_every_role_and_action_is_judged_alike_after_a_relay(
     world: dict[str, Any],
     tmp_path: Path,
-    local_relay: str,  # noqa: F811
+    local_relay: str,
 ) -> None:
     owner, ds, third = world["owner"], world["ds"], world["third"].identity.pubkey
     expected: dict[str, tuple[str, str]] = {}  # event id -> (role, action)
