@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import threading
 from typing import Any
 
@@ -114,8 +115,12 @@ def cmd_sync(store: Store, args: argparse.Namespace) -> int:
     from sync.worker import SyncStatus, SyncWorker
 
     def show(status: SyncStatus) -> None:
-        if not status.busy and worker.last_report is not None:
-            _print_report(worker.last_report, args.json)
+        if status.busy or worker.last_report is None:
+            return
+        if args.json:  # one line per pass (NDJSON), so a script can read them as they come
+            print(json.dumps(worker.last_report.to_dict(), ensure_ascii=False), flush=True)
+        else:
+            _print_report(worker.last_report, False)
 
     worker = SyncWorker(store, show, interval=args.interval)
     worker.start()

@@ -70,3 +70,44 @@ def test_members_of_a_tribe_dataset(tmp_path: Path, capsys: pytest.CaptureFixtur
     removed = kobold(home, capsys, "member", "remove", ds, member["npub"])
     assert removed["epoch"] == 1
     assert "is not a member" in kobold(home, capsys, "member", "remove", ds, member["npub"], code=1)
+
+
+def test_sync_without_once_follows_live_updates_until_interrupted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], local_relay: str
+) -> None:
+    import asyncio
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from engine import records
+    from engine.store import Store
+    from sync.session import sync_once
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    ds = kobold(a, capsys, "demo")["id"]
+    kobold(a, capsys, "relay", "add", local_relay)
+    kobold(a, capsys, "publish", ds)
+    kobold(a, capsys, "sync", "--once")
+    kobold(b, capsys, "follow", kobold(a, capsys, "dataset", "show", ds)["address"])
+    exe = Path(sys.executable).parent / "kobold"
+    live = subprocess.Popen([str(exe), "--home", str(b), "sync", "--json", "--interval", "30"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        first = json.loads(live.stdout.readline())  # type: ignore[union-attr]
+        assert first["received"] > 0
+        with Store.open(a) as store:
+            rid = records.create_record(store, ds, "Supplier", {"name": "Live Seeds"})
+            asyncio.run(sync_once(store))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = json.loads(live.stdout.readline())  # type: ignore[union-attr]
+            if line["received"]:
+                break
+        assert line["received"] == 1  # arrived through the live subscription, well before the 30 s interval
+        assert time.monotonic() < deadline
+    finally:
+        live.send_signal(signal.SIGINT)
+        assert live.wait(20) == 0
+    assert kobold(b, capsys, "record", "show", ds, "Supplier", rid)["record"]["name"] == "Live Seeds"
