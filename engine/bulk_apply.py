@@ -143,6 +143,8 @@ def apply_staged(store: Store, kept: Sequence[int], batch: Sequence[Checked]) ->
         if definition is None or definition.get("removed"):
             continue
         project_touched(con, ds, definition)
+        if not computed.refresh_needed(store, ds, definition):
+            continue  # no formula can read these records: skip fetching a million ids
         touched = [
             r[0]
             for r in con.execute(

@@ -98,6 +98,17 @@ def plain(value: Any) -> Any:
     return value
 
 
+def refresh_needed(store: Store, dataset_id: str, definition: dict[str, Any]) -> bool:
+    """Whether a change to this resource's records can change any derived column (its own formulas, or
+    formulas elsewhere in the dataset that read records through ref()); callers skip collecting ids if not."""
+    if has_formulas(definition):
+        return True
+    return any(
+        not other.get("removed") and other["key"] != definition["key"] and has_formulas(other)
+        for other in store.definitions(dataset_id)
+    )
+
+
 def refresh(
     store: Store, dataset_id: str, definition: dict[str, Any], record_ids: Iterable[str] | None
 ) -> None:

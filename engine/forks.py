@@ -12,7 +12,7 @@ fork's state hash at creation equals the origin's state hash at the fork point.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -194,7 +194,7 @@ def restore_inherited_ops(store: Store, dataset_id: str) -> None:
 # --- states of records over a set of events ----------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class RecordState:
     """One record folded by last-writer-wins over some events: liveness, canonical values, who set them."""
 
@@ -224,52 +224,115 @@ def touched_records(store: Store, dataset_id: str, events: Iterable[str]) -> lis
     return [(r[0], r[1]) for r in rows]
 
 
+@dataclass(frozen=True)
+class View:
+    """A dataset over some of its own events (`events` None: all of them); the ops a fork inherited always count."""
+
+    dataset_id: str
+    events: Collection[str] | None = None
+
+
 def fold(
-    store: Store, dataset_id: str, records: Sequence[tuple[str, str]], splits: Sequence[set[str] | None]
+    store: Store, records: Sequence[tuple[str, str]], views: Sequence[View], changed_only: bool = False
 ) -> list[States]:
-    """Fold the records' ops once per split: a split is the set of the dataset's own events to count (None: all);
-    inherited ops always count. One query and one pass for every split."""
-    out: list[States] = [{} for _ in splits]
-    if not records:
+    """Fold the records' ops by last-writer-wins once per view, in one SQL statement.
+
+    `changed_only` (a three-way review): keep only the fields that some op not counted by every view names (the
+    views agree on every other field), and every field of a record the first view never created or deleted;
+    the states then hold those fields only. An op a fork inherited is the same op as its origin's (same event
+    and op index), so views of a fork and of its origin share it.
+    """
+    out: list[States] = [{} for _ in views]
+    if not records or not views:
         return out
-    rows = store.con.execute(
-        """SELECT resource, record_id, event_id, clock, op, fields FROM record_ops
-           WHERE dataset_id = ? AND record_id IN (SELECT unnest(?::VARCHAR[]))
-           ORDER BY clock, event_id, op_index""",
-        [dataset_id, sorted({r for _, r in records})],
-    ).fetchall()
-    wanted = set(records)
-    pairs = list(zip(out, splits, strict=True))
-    for resource, rid, event_id, clock, op, fields_json in rows:
-        key = (resource, rid)
-        if key not in wanted:
-            continue
-        fields = orjson.loads(fields_json) if fields_json else None
-        for states, split in pairs:
-            if clock >= 0 and split is not None and event_id not in split:
-                continue
+    sql, params = _fold_sql(records, views, changed_only)
+    parsed: dict[str, dict[str, Any]] = {}
+    width = len(views)
+    spans = [(3 * v + 2, 3 * v + 3 * width + 3) for v in range(width)]  # a view's record and field columns
+    key_col = 3 * width + 2
+    for row in store.con.execute(sql, params).fetchall():
+        key = (row[0], row[1])
+        k = row[key_col]
+        for states, (r, f) in zip(out, spans, strict=True):
             st = states.get(key)
             if st is None:
-                st = states[key] = RecordState()
-            if op != "update":
-                st.alive = op != "delete"
-                st.life_event = event_id
-            if not fields:
-                continue
-            if op == "create":
-                st.created_by = event_id
-                for k in fields:
-                    st.updaters.pop(k, None)
-            else:
-                for k in fields:
-                    st.updaters[k] = event_id
-            if st.values:
-                st.values.update(fields)
-            else:
-                st.values = dict(fields)
-            if None in fields.values():
-                st.values = {k: v for k, v in st.values.items() if v is not None}  # null clears the field
+                life_op = row[r]
+                st = states[key] = RecordState(life_op is not None and life_op != "delete", {}, {}, row[r + 1],
+                                               row[r + 2])  # fmt: skip
+            text = row[f + 2]
+            if text is None:
+                continue  # no op of this view names the field (or the row has no field)
+            fields = parsed.get(text)
+            if fields is None:
+                fields = parsed[text] = orjson.loads(text)
+            value = fields[k]
+            if value is not None:  # null clears the field
+                st.values[k] = value
+            if row[f + 1] != "create":
+                st.updaters[k] = row[f]
     return out
+
+
+def _fold_sql(
+    records: Sequence[tuple[str, str]], views: Sequence[View], changed_only: bool
+) -> tuple[str, dict[str, Any]]:
+    """One row per record and wanted field: per view the record's latest create/delete/restore (op, event), its
+    latest create that set fields, then the field, and per view the field's latest op (event, op, fields).
+    Ops order by (clock, event id, op index); a view holds one dataset's ops only."""
+    params: dict[str, Any] = {"res": [r[0] for r in records], "ids": [r[1] for r in records]}
+    member = []
+    for v, view in enumerate(views):
+        params[f"d{v}"] = view.dataset_id
+        cond = f"dataset_id = $d{v}"
+        if view.events is not None:
+            params[f"e{v}"] = sorted(view.events)
+            cond += f" AND (clock < 0 OR event_id IN (SELECT unnest($e{v}::VARCHAR[])))"
+        member.append(f"({cond}) AS in{v}")
+    n = range(len(views))
+    lives = ", ".join(
+        f"arg_max(op, i) FILTER (in{v} AND op <> 'update') AS lo{v}, "
+        f"arg_max(event_id, i) FILTER (in{v} AND op <> 'update') AS le{v}, "
+        f"arg_max(event_id, i) FILTER (in{v} AND op = 'create' AND len(keys) > 0) AS c{v}"
+        for v in n
+    )
+    latest = ", ".join(
+        f"arg_max(event_id, i) FILTER (in{v}) AS e{v}, arg_max(op, i) FILTER (in{v}) AS o{v}, "
+        f"arg_max(fields, i) FILTER (in{v}) AS f{v}"
+        for v in n
+    )
+    if changed_only:
+        wanted = f"""
+        shared AS (SELECT event_id, op_index FROM ops GROUP BY event_id, op_index
+                   HAVING {" AND ".join(f"bool_or(in{v})" for v in n)}),
+        wanted AS (
+            SELECT resource, record_id, unnest(keys) AS k FROM ops ANTI JOIN shared USING (event_id, op_index)
+            UNION
+            SELECT resource, record_id, unnest(keys) AS k FROM ops
+            SEMI JOIN (SELECT resource, record_id FROM lives WHERE lo0 IS NULL) USING (resource, record_id)
+        ),"""
+    else:
+        wanted = "wanted AS (SELECT DISTINCT resource, record_id, unnest(keys) AS k FROM ops),"
+    sql = f"""
+        WITH recs AS (SELECT unnest($res::VARCHAR[]) AS resource, unnest($ids::VARCHAR[]) AS record_id),
+        ops AS MATERIALIZED (
+            SELECT row_number() OVER (ORDER BY clock, event_id, op_index) AS i, resource, record_id, event_id,
+                   op_index, op, fields, json_keys(fields) AS keys, {", ".join(member)}
+            FROM record_ops SEMI JOIN recs USING (resource, record_id)
+            WHERE dataset_id IN ({", ".join(f"$d{v}" for v in n)})
+        ),
+        lives AS MATERIALIZED (SELECT resource, record_id, {lives} FROM ops GROUP BY resource, record_id),
+        {wanted}
+        latest AS (
+            SELECT w.resource, w.record_id, w.k, {latest}
+            FROM wanted w JOIN ops p
+              ON p.resource = w.resource AND p.record_id = w.record_id AND list_contains(p.keys, w.k)
+            GROUP BY w.resource, w.record_id, w.k
+        )
+        SELECT r.resource, r.record_id, {", ".join(f"lo{v}, le{v}, c{v}" for v in n)}, f.k,
+               {", ".join(f"e{v}, o{v}, f{v}" for v in n)}
+        FROM lives r LEFT JOIN latest f ON f.resource = r.resource AND f.record_id = r.record_id
+    """
+    return sql, params
 
 
 def current_base(store: Store, fork_id: str) -> list[str]:

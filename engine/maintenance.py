@@ -153,7 +153,8 @@ def rebuild(store: Store, dataset_id: str, *, full: bool = False) -> str:
             for r in [*(base.resources if base else []), *forks.inherited_resources(store, dataset_id)]
         }
         for event_id, clock, raw in con.execute(
-            "SELECT id, clock, raw FROM events WHERE dataset_id = ? AND kind = ? ORDER BY clock, id",
+            """SELECT id, clock, raw FROM events WHERE id IN (
+                   SELECT id FROM events WHERE dataset_id = ? AND kind = ?) ORDER BY clock, id""",
             [dataset_id, KIND_SCHEMA],
         ).fetchall():
             d = json.loads(json.loads(raw)["content"])["definition"]

@@ -63,7 +63,6 @@ class RecordDiff:
     life: str | None = None  # create | restore | delete: the incoming side's change to the record's existence
     life_conflict: bool = False  # one side deleted the record, the other changed it
     life_event: str | None = None
-    target_values: dict[str, Any] = field(default_factory=dict)  # the target's canonical values now
     incoming_alive: bool = True
 
     @property
@@ -154,8 +153,8 @@ def review_proposal(store: Store, ref: str) -> Review:
     base_set = forks.ancestors(store, p.upstream, p.base)
     fork_set = forks.ancestors(store, p.fork, p.events)
     records = forks.touched_records(store, p.fork, fork_set)
-    base, upstream = forks.fold(store, p.upstream, records, [base_set, None])
-    (fork_now,) = forks.fold(store, p.fork, records, [fork_set])
+    views = [forks.View(p.upstream, base_set), forks.View(p.upstream), forks.View(p.fork, fork_set)]
+    base, upstream, fork_now = forks.fold(store, records, views, changed_only=True)
     base_schema = forks.schema_at(store, p.upstream, base_set)
     target_defs = {d["key"]: d for d in store.definitions(p.upstream)}
     incoming_schema = forks.schema_at(store, p.fork, fork_set)
@@ -185,8 +184,8 @@ def review_pull(store: Store, fork_ref: str) -> Review:
     ]
     heads, _ = writes.heads(store, upstream)
     records = forks.touched_records(store, upstream, new)
-    base_states, upstream_now = forks.fold(store, upstream, records, [base_set, None])
-    (fork_now,) = forks.fold(store, fork_id, records, [None])
+    views = [forks.View(upstream, base_set), forks.View(upstream), forks.View(fork_id)]
+    base_states, upstream_now, fork_now = forks.fold(store, records, views, changed_only=True)
     base_schema = forks.schema_at(store, upstream, base_set)
     target_defs = {d["key"]: d for d in store.definitions(fork_id)}
     incoming_schema = forks.schema_at(store, upstream, base_set | set(new))
@@ -249,9 +248,7 @@ def _compare_record(
         up, fk = (tv, iv) if accept else (iv, tv)
         conflict = tv != bv
         fields.append(FieldDiff(k, k, bv, up, fk, conflict, i.setter(k), t.setter(k) if conflict else None))
-    diff = RecordDiff(
-        key[0], key[0], key[1], "changed", fields, target_values=dict(t.values), incoming_alive=il
-    )
+    diff = RecordDiff(key[0], key[0], key[1], "changed", fields, incoming_alive=il)
     if il == bl:
         if not il:
             return None  # gone on the incoming side before and after: nothing to offer
@@ -569,17 +566,21 @@ def validation_problems(store: Store, review: Review, plan: Plan) -> list[str]:
     """Validation messages of the records the decision would leave live, evaluated on the merged values."""
     defs = {d["key"]: d for d in store.definitions(review.target)}
     defs.update({s.resource: d for s, d in plan.schema})
-    by_record = {(r.resource, r.record_id): r for r in review.records}
+    checked = {k for k, d in defs.items() if computed.has_formulas(d) and computed._formulas(d)[1]}
+    wanted = sorted({(op["r"], op["id"]) for op in plan.ops if op["r"] in checked})
+    (target_now,) = forks.fold(store, wanted, [forks.View(review.target)])
     merged: dict[tuple[str, str], dict[str, Any]] = {}
     for op in plan.ops:
         key = (op["r"], op["id"])
+        if op["r"] not in checked:
+            continue
         if op["o"] == "delete":
             merged.pop(key, None)
             continue
         base = merged.get(key)
         if base is None:
-            diff = by_record.get(key)
-            base = merged[key] = dict(diff.target_values) if diff and op["o"] != "create" else {}
+            now = target_now.get(key)
+            base = merged[key] = dict(now.values) if now is not None and op["o"] != "create" else {}
         base.update(op.get("f") or {})
     out: list[str] = []
     for resource in sorted({k[0] for k in merged}):

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from engine import projection, roles, state_hash, writes
 from engine.errors import EventRejected, KoboldError
 from engine.event_checks import SchemaEntry, SchemaState
-from engine.field_types import column_type
 from engine.nostr_event import NostrEvent, sign_event
 from engine.protocol import KIND_SNAPSHOT, PROTOCOL_VERSION
 
@@ -43,9 +42,12 @@ CREATE TABLE IF NOT EXISTS snapshot_events (
 
 
 def ensure_tables(store: Store) -> None:
+    if "snapshot" in store.prepared:  # once per open store: DDL costs a millisecond on every local write
+        return
     store.con.execute(DDL)
     # Added with permissions: the role state at the snapshot's heads (older stores lack the column).
     store.con.execute("ALTER TABLE history_base ADD COLUMN IF NOT EXISTS roles JSON")
+    store.prepared.add("snapshot")
 
 
 @dataclass(frozen=True)
@@ -230,9 +232,9 @@ def receive(store: Store, header: Checked, chunks: list[Checked]) -> str | None:
     others = con.execute("SELECT count(*) FROM events WHERE dataset_id = ? AND kind <> 4870", [ds]).fetchone()
     if (others and others[0]) or base_of(store, ds):
         return None  # history (or a snapshot) already here: nothing to bootstrap
-    _install(store, ds, header, body, chunks)
-    problem = _chunk_problem(store, header.event.id, body)
-    if problem is None and state_hash.compute(store, ds) != body["state_hash"]:
+    problem = _install(store, ds, header, body, chunks)
+    # Cached on success (the import reads it next); a refused snapshot is undone, its cache entry with it.
+    if problem is None and state_hash.state_hash(store, ds) != body["state_hash"]:
         problem = "the snapshot's content does not match its declared state hash"
     if problem:
         _undo(store, ds, header.event.id)
@@ -253,7 +255,11 @@ def _part_of(c: Checked) -> int:
     return int(digits) if digits else -1
 
 
-def _install(store: Store, ds: str, header: Checked, body: dict[str, Any], chunks: list[Checked]) -> None:
+def _install(
+    store: Store, ds: str, header: Checked, body: dict[str, Any], chunks: list[Checked]
+) -> str | None:
+    """Store the snapshot's events, base, schemas, stand-in ops and projection; returns why its chunks are
+    unreadable, or None. Set-based: the chunks' contents are staged and their rows parsed once."""
     from engine.apply import refresh_manifest
 
     con = store.con
@@ -265,11 +271,11 @@ def _install(store: Store, ds: str, header: Checked, body: dict[str, Any], chunk
          json.dumps(body["manifest"]), json.dumps(body["resources"]),
          json.dumps(body["roles"]) if "roles" in body else None],
     )  # fmt: skip
+    _stage_chunks(store, header, chunks)
+    raw = projection.raw_event_sql("id", "pubkey", "created_at", "kind", "tags", "content", "sig")
     con.execute(
-        "INSERT INTO snapshot_events SELECT ?, ?, unnest(?::INTEGER[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[])",
-        [sid, ds, [0, *(_part_of(c) for c in chunks)], [sid, *(c.event.id for c in chunks)],
-         [header.event.to_json(), *(c.event.to_json() for c in chunks)]],
-    )  # fmt: skip
+        f"INSERT INTO snapshot_events SELECT ?, ?, part, id, {raw} FROM _snap_in ORDER BY part", [sid, ds]
+    )
     con.execute("DELETE FROM heads WHERE dataset_id = ?", [ds])
     con.execute(
         "INSERT INTO heads SELECT ?, unnest(?::VARCHAR[]), unnest(?::BIGINT[])",
@@ -277,13 +283,72 @@ def _install(store: Store, ds: str, header: Checked, body: dict[str, Any], chunk
     )
     refresh_manifest(store, ds)
     install_resources(store, ds, body["resources"])
-    if _chunk_problem(store, sid, body):
-        return
-    restore_base_ops(store, ds)
+    try:
+        problem = _staged_rows_problem(store, body)
+        if problem:
+            return problem
+        con.execute(
+            """INSERT INTO record_ops
+               SELECT ?, resource, record_id, ?, ?, op_index, 'create', CASE WHEN f <> '{}' THEN f::VARCHAR END
+               FROM _snap_rows""",
+            [ds, sid, header.clock],
+        )
+    finally:
+        for tmp in ("_snap_in", "_snap_chunks", "_snap_rows"):
+            con.execute(f"DROP TABLE IF EXISTS {tmp}")
     for r in body["resources"]:
         if not r["definition"].get("removed"):
             _project_base(store, ds, r["definition"], sid)
     con.execute("DELETE FROM state_cache WHERE dataset_id = ?", [ds])
+    return None
+
+
+def _stage_chunks(store: Store, header: Checked, chunks: list[Checked]) -> None:
+    """The snapshot's events in `_snap_in` (the header as part 0) and the chunks' rows, parsed once, in
+    `_snap_rows`; nothing is checked yet."""
+    events = [header.event, *(c.event for c in chunks)]
+    store.con.execute(
+        """CREATE OR REPLACE TEMP TABLE _snap_in AS SELECT unnest($1::INTEGER[]) AS part, unnest($2::VARCHAR[]) AS id,
+           unnest($3::VARCHAR[]) AS pubkey, unnest($4::BIGINT[]) AS created_at, unnest($5::INTEGER[]) AS kind,
+           unnest($6::VARCHAR[]) AS tags, unnest($7::VARCHAR[]) AS content, unnest($8::VARCHAR[]) AS sig""",
+        [
+            [0, *(_part_of(c) for c in chunks)], [e.id for e in events], [e.pubkey for e in events],
+            [e.created_at for e in events], [e.kind for e in events],
+            [writes.dumps([list(t) for t in e.tags]) for e in events], [e.content for e in events],
+            [e.sig for e in events],
+        ],
+    )  # fmt: skip
+    # One parse of each chunk: its rows as lists of JSON values (NULL where a row is not an array), numbered in
+    # (part, position) order across chunks as `restore_base_ops` numbers them.
+    store.con.execute(
+        """CREATE OR REPLACE TEMP TABLE _snap_chunks AS
+           SELECT part, ok, parsed.resource AS resource, parsed.rows AS rows,
+                  (coalesce(sum(len(parsed.rows)) OVER (ORDER BY part ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0))::BIGINT AS start
+           FROM (SELECT part, ok, CASE WHEN ok THEN json_transform(content, '{"resource": "VARCHAR", "rows": [["JSON"]]}') END AS parsed
+                 FROM (SELECT part, content, json_valid(content) AND json_type(content, '$.rows') = 'ARRAY' AS ok
+                       FROM _snap_in WHERE part > 0))"""
+    )
+    store.con.execute(
+        """CREATE OR REPLACE TEMP TABLE _snap_rows AS
+           SELECT part, resource, op_index, row,
+                  CASE WHEN starts_with(row[1], '"') THEN row[1] ->> '$' END AS record_id, row[2] AS f
+           FROM (SELECT part, resource, unnest(rows) AS row, (start + generate_subscripts(rows, 1) - 1)::INTEGER AS op_index
+                 FROM _snap_chunks WHERE ok)"""
+    )
+
+
+def _staged_rows_problem(store: Store, body: dict[str, Any]) -> str | None:
+    """Why the staged chunks cannot be read (malformed JSON, an unknown resource, a malformed row), or None."""
+    keys = [r["definition"]["key"] for r in body["resources"] if not r["definition"].get("removed")]
+    row = store.con.execute(
+        """SELECT (SELECT count(*) FROM _snap_chunks
+                   WHERE NOT ok OR NOT coalesce(resource IN (SELECT unnest($1::VARCHAR[])), false))
+                + (SELECT count(*) FROM _snap_rows WHERE row IS NULL OR len(row) <> 2
+                   OR NOT coalesce(regexp_full_match(record_id, '[0-9A-Za-z_-]{1,64}'), false)
+                   OR NOT coalesce(starts_with(f, '{'), false))""",
+        [keys],
+    ).fetchone()
+    return "a snapshot chunk is malformed" if row and row[0] else None
 
 
 def install_resources(store: Store, ds: str, resources: list[dict[str, Any]]) -> None:
@@ -319,17 +384,9 @@ def restore_base_ops(store: Store, ds: str) -> None:
 
 
 def _project_base(store: Store, ds: str, definition: dict[str, Any], sid: str) -> None:
-    fields = projection.live_fields(definition)
-    cols = ["_id", *(projection.q(f["key"]) for f in fields)]
-    exprs = []
-    for f in fields:
-        ctype = column_type(f)
-        if ctype == "VARCHAR[]":
-            exprs.append(f"TRY_CAST(json_extract(fields, '$.{f['key']}') AS VARCHAR[])")
-        elif ctype == "VARCHAR":
-            exprs.append(f"json_extract_string(fields, '$.{f['key']}')")
-        else:
-            exprs.append(f"TRY_CAST(json_extract_string(fields, '$.{f['key']}') AS {ctype})")
+    from engine.bulk_apply import typed_columns
+
+    cols, exprs = typed_columns(definition, "fields")  # each op's fields parsed once for all columns
     store.con.execute(
         f"""INSERT INTO {projection.q(projection.table_name(ds, definition["key"]))} ({", ".join(cols)})
             SELECT record_id{"".join(", " + e for e in exprs)} FROM record_ops
@@ -359,23 +416,6 @@ def stored_snapshot(store: Store, ds: str) -> list[str]:
         [ds, ds],
     ).fetchall()
     return [r[0] for r in rows]
-
-
-def _chunk_problem(store: Store, sid: str, body: dict[str, Any]) -> str | None:
-    """Why the stored data chunks of snapshot `sid` cannot be read, or None."""
-    keys = [r["definition"]["key"] for r in body["resources"] if not r["definition"].get("removed")]
-    row = store.con.execute(
-        """SELECT count(*) FROM (SELECT json_extract_string(raw, '$.content') AS c FROM snapshot_events
-                                 WHERE snapshot_id = ? AND part > 0)
-           WHERE NOT json_valid(c) OR json_type(c, '$.rows') IS DISTINCT FROM 'ARRAY'
-              OR NOT coalesce(json_extract_string(c, '$.resource') IN (SELECT unnest(?::VARCHAR[])), false)
-              OR len(list_filter(coalesce(json_extract(c, '$.rows[*]'), []), lambda r:
-                     json_type(r) <> 'ARRAY' OR json_array_length(r) <> 2 OR json_type(r, '$[0]') <> 'VARCHAR'
-                     OR NOT regexp_full_match(r ->> 0, '[0-9A-Za-z_-]{1,64}')
-                     OR json_type(r, '$[1]') <> 'OBJECT')) > 0""",
-        [sid, keys],
-    ).fetchone()
-    return "a snapshot chunk is malformed" if row and row[0] else None
 
 
 def _undo(store: Store, ds: str, sid: str) -> None:

@@ -46,7 +46,7 @@ CONNECT_TIMEOUT = timedelta(seconds=3)
 FETCH_TIMEOUT = timedelta(seconds=20)
 OK_TIMEOUT = timedelta(seconds=10)
 NEGENTROPY_TIMEOUT = timedelta(seconds=3)
-INGEST_BATCH = 20_000
+INGEST_BATCH = 5_000  # events per ingest call: bounds how long the store lock is held (the UI waits on it)
 PUSH_RECONNECTS = 20
 PUSH_BATCH = 2000
 PROFILE_TTL = 86_400  # refetch a profile name after a day

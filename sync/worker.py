@@ -36,7 +36,7 @@ class SyncStatus:
 
     def line(self) -> str:
         if not self.relays_total:
-            return "sync: no relays"
+            return "not syncing: no relays yet (s on the datasets screen adds one)"
         parts = [f"⇅ {self.relays_connected}/{self.relays_total} relays", f"outbox {self.outbox}"]
         if self.busy:
             parts.append("syncing…")
