@@ -324,9 +324,10 @@ def _stage_chunks(store: Store, header: Checked, chunks: list[Checked]) -> None:
         """CREATE OR REPLACE TEMP TABLE _snap_chunks AS
            SELECT part, ok, parsed.resource AS resource, parsed.rows AS rows,
                   (coalesce(sum(len(parsed.rows)) OVER (ORDER BY part ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0))::BIGINT AS start
-           FROM (SELECT part, ok, CASE WHEN ok THEN json_transform(content, '{"resource": "VARCHAR", "rows": [["JSON"]]}') END AS parsed
-                 FROM (SELECT part, content, json_valid(content) AND json_type(content, '$.rows') = 'ARRAY' AS ok
-                       FROM _snap_in WHERE part > 0))"""
+           FROM (SELECT part, coalesce(json_type(content, '$.rows') = 'ARRAY', false) AS ok,
+                        json_transform(content, '{"resource": "VARCHAR", "rows": [["JSON"]]}') AS parsed
+                 -- invalid JSON is filtered out first (the functions above raise on it); it is counted as a problem
+                 FROM _snap_in WHERE part > 0 AND json_valid(content))"""
     )
     store.con.execute(
         """CREATE OR REPLACE TEMP TABLE _snap_rows AS
@@ -341,8 +342,8 @@ def _staged_rows_problem(store: Store, body: dict[str, Any]) -> str | None:
     """Why the staged chunks cannot be read (malformed JSON, an unknown resource, a malformed row), or None."""
     keys = [r["definition"]["key"] for r in body["resources"] if not r["definition"].get("removed")]
     row = store.con.execute(
-        """SELECT (SELECT count(*) FROM _snap_chunks
-                   WHERE NOT ok OR NOT coalesce(resource IN (SELECT unnest($1::VARCHAR[])), false))
+        """SELECT (SELECT count(*) FROM _snap_in WHERE part > 0)
+                - (SELECT count(*) FROM _snap_chunks WHERE ok AND coalesce(resource IN (SELECT unnest($1::VARCHAR[])), false))
                 + (SELECT count(*) FROM _snap_rows WHERE row IS NULL OR len(row) <> 2
                    OR NOT coalesce(regexp_full_match(record_id, '[0-9A-Za-z_-]{1,64}'), false)
                    OR NOT coalesce(starts_with(f, '{'), false))""",

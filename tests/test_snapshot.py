@@ -114,3 +114,45 @@ def test_a_snapshot_that_lies_about_its_state_hash_or_is_not_the_owners_is_refus
         assert state_hash.state_hash(b, ds) == before
         assert ingest.ingest(b, snap).snapshots == 1
         assert state_hash.state_hash(b, ds) == state_hash.state_hash(a, ds)
+
+
+def _compact(obj: object) -> str:
+    return json.dumps(obj, separators=(",", ":"))
+
+
+def _with_chunk(events: list[str], secret: bytes, content: str) -> list[str]:
+    """The snapshot with its first data chunk's content replaced (re-signed by the same key)."""
+    ev = NostrEvent.from_json(events[1])
+    return [events[0], sign_event(secret, ev.created_at, ev.kind, ev.tags, content).to_json(), *events[2:]]
+
+
+def test_a_snapshot_with_a_malformed_chunk_is_refused_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "a") as a:
+        ds = build(a, 20)
+        genesis = ingest.all_events(a, ds)[0]
+        snap = [e.to_json() for e in snapshot.create(a, ds)]
+        secret = a.identity.secret
+    good = json.loads(json.loads(snap[1])["content"])
+    row = good["rows"][0]
+    broken = {
+        "not JSON": '{"v":1,"part":1,"resource":"SeedVariety","rows":[',
+        "rows not a list": _compact({**good, "rows": {"a": 1}}),
+        "unknown resource": _compact({**good, "resource": "Nope"}),
+        "row not a pair": _compact({**good, "rows": [[row[0]], *good["rows"][1:]]}),
+        "row of three": _compact({**good, "rows": [[*row, 1], *good["rows"][1:]]}),
+        "row an object": _compact({**good, "rows": [{"id": row[0]}, *good["rows"][1:]]}),
+        "id not a string": _compact({**good, "rows": [[7, row[1]], *good["rows"][1:]]}),
+        "bad id": _compact({**good, "rows": [["no spaces", row[1]], *good["rows"][1:]]}),
+        "fields not an object": _compact({**good, "rows": [[row[0], [1]], *good["rows"][1:]]}),
+    }
+    for i, (case, content) in enumerate(broken.items()):
+        with Store.open(tmp_path / f"b{i}") as b:
+            ingest.ingest(b, [genesis])
+            before = state_hash.state_hash(b, ds)
+            report = ingest.ingest(b, _with_chunk(snap, secret, content))
+            assert report.rejected == [(json.loads(snap[0])["id"], "a snapshot chunk is malformed")], case
+            assert state_hash.state_hash(b, ds) == before, case
+            assert snapshot.history_status(b, ds) == "complete", case
+            assert b.con.execute("SELECT count(*) FROM record_ops").fetchone() == (0,), case
+            assert ingest.ingest(b, snap).snapshots == 1, case  # the good snapshot still bootstraps
+            assert state_hash.state_hash(b, ds) != before, case
