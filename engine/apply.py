@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine import computed, content, forks, projection
 from engine.nostr_event import NostrEvent
-from engine.protocol import KIND_CHANGESET, KIND_DECISION, KIND_GENESIS, KIND_MANIFEST, KIND_SCHEMA
+from engine.protocol import KIND_CHANGESET, KIND_DECISION, KIND_GENESIS, KIND_MANIFEST, KIND_ROLE, KIND_SCHEMA
 
 if TYPE_CHECKING:
     from engine.store import Store
@@ -110,6 +110,10 @@ def _record_ops(c: Checked) -> list[dict[str, Any]]:
 
 def insert_event_rows(store: Store, batch: list[Checked]) -> None:
     """Append the raw signed events and their extracted columns to the log."""
+    from engine import roles
+
+    for ds in {c.dataset_id for c in batch if c.event.kind in (KIND_ROLE, KIND_GENESIS)}:
+        roles.forget_state(store, ds)
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     store.con.execute(
         """INSERT INTO events SELECT unnest($1::VARCHAR[]), unnest($2::VARCHAR[]), unnest($3::INTEGER[]),

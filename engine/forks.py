@@ -248,12 +248,14 @@ def fold(
     sql, params = _fold_sql(records, views, changed_only)
     parsed: dict[str, dict[str, Any]] = {}
     width = len(views)
-    spans = [(3 * v + 2, 3 * v + 3 * width + 3) for v in range(width)]  # a view's record and field columns
     key_col = 3 * width + 2
+    # per view: its states, then its record columns (life op, life event, created by) and field columns
+    # (event, op, fields) in the row
+    layout = [(out[v], 3 * v + 2, key_col + 1 + 3 * v) for v in range(width)]
     for row in store.con.execute(sql, params).fetchall():
         key = (row[0], row[1])
         k = row[key_col]
-        for states, (r, f) in zip(out, spans, strict=True):
+        for states, r, f in layout:
             st = states.get(key)
             if st is None:
                 life_op = row[r]
@@ -261,7 +263,7 @@ def fold(
                                                row[r + 2])  # fmt: skip
             text = row[f + 2]
             if text is None:
-                continue  # no op of this view names the field (or the row has no field)
+                continue  # no op of this view names the field (or the record has no field to compare)
             fields = parsed.get(text)
             if fields is None:
                 fields = parsed[text] = orjson.loads(text)

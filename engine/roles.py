@@ -192,7 +192,22 @@ def stored_role_events(store: Store, dataset_id: str) -> list[tuple[str, int, li
 
 
 def current_state(store: Store, dataset_id: str) -> RoleState:
-    """The role state on top of the dataset's heads: every stored event is in their causal past."""
+    """The role state on top of the dataset's heads: every stored event is in their causal past.
+
+    Cached per store until a role event, a genesis or a snapshot base of the dataset is stored (`forget_state`):
+    every local write asks, and the answer changes rarely."""
+    key = ("roles", dataset_id)
+    cached: RoleState | None = store.memo.get(key)
+    if cached is None:
+        cached = store.memo[key] = _current_state(store, dataset_id)
+    return cached
+
+
+def forget_state(store: Store, dataset_id: str) -> None:
+    store.memo.pop(("roles", dataset_id), None)
+
+
+def _current_state(store: Store, dataset_id: str) -> RoleState:
     from engine.snapshot import base_of
 
     owner, genesis_id = genesis_of(store, dataset_id)

@@ -271,6 +271,7 @@ def _install(
          json.dumps(body["manifest"]), json.dumps(body["resources"]),
          json.dumps(body["roles"]) if "roles" in body else None],
     )  # fmt: skip
+    roles.forget_state(store, ds)
     _stage_chunks(store, header, chunks)
     raw = projection.raw_event_sql("id", "pubkey", "created_at", "kind", "tags", "content", "sig")
     con.execute(
@@ -405,6 +406,7 @@ def complete_history(store: Store, ds: str) -> None:
         return
     store.con.execute("DELETE FROM record_ops WHERE dataset_id = ? AND event_id = ?", [ds, base.snapshot_id])
     store.con.execute("DELETE FROM history_base WHERE dataset_id = ?", [ds])
+    roles.forget_state(store, ds)
     maintenance.rebuild(store, ds)
 
 
@@ -432,6 +434,7 @@ def _undo(store: Store, ds: str, sid: str) -> None:
         "DELETE FROM state_cache WHERE dataset_id = ?",
     ):  # fmt: skip
         con.execute(sql, [ds])
+    roles.forget_state(store, ds)
     con.execute("DELETE FROM snapshot_events WHERE snapshot_id = ?", [sid])
     con.execute(
         "INSERT INTO heads SELECT dataset_id, id, clock FROM events WHERE dataset_id = ? AND kind = 4870",

@@ -46,6 +46,8 @@ class Store:
         self._formulas: FormulaRuntime | None = None
         # Table groups other layers create on first use (sync's), so their DDL runs once per open store.
         self.prepared: set[str] = set()
+        # Derived values other modules cache per dataset (roles.current_state); dropped on rollback.
+        self.memo: dict[tuple[str, str], Any] = {}
 
     @property
     def formulas(self) -> FormulaRuntime:
@@ -141,6 +143,7 @@ class Store:
             self.con.execute("ROLLBACK")
             self._definitions.clear()
             self.prepared.clear()  # tables created inside the transaction are gone
+            self.memo.clear()
             raise
         self._depth = 0
         self.con.execute("COMMIT")

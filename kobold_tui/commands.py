@@ -95,7 +95,9 @@ COMMANDS: tuple[Command, ...] = (
     Command("roles.grant", "Grant a role (a person, petname or tribe)", "g,plus", "grant", "roles"),
     Command("roles.revoke", "Revoke the selected member's role", "x,delete", "revoke", "roles"),
     Command("roles.add-reader", "Tribe-read: give someone the dataset key", "m", "add_reader", "roles"),
-    Command("roles.remove-reader", "Tribe-read: remove a reader, rotate the key", "M", "remove_reader", "roles"),
+    Command(
+        "roles.remove-reader", "Tribe-read: remove a reader, rotate the key", "M", "remove_reader", "roles"
+    ),
     Command("roles.back", "Back", "q,escape", "back", "roles"),
     # merge review (kobold_tui/screens/merge_review.py)
     Command("merge.accept-row", "Take this record's changes", "a", "accept_row", "merge"),

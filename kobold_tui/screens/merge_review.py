@@ -27,7 +27,7 @@ from kobold_tui.screens.prompt import PromptScreen
 KIND_STYLE = {"added": "green", "changed": "yellow", "deleted": "red", "conflict": "bold magenta"}
 FIXED_COLUMNS = ("take", "change", "resource", "record")
 PULL = "pull"  # the inbox row that stands for the upstream's newer changes
-FIRST_ROWS = 200  # rows drawn before the screen counts as open; the rest follow in chunks
+PAGE_ROWS = 200  # rows put in the table at a time: at open, then as the cursor or the scroll nears the end
 
 
 def short(value: Any, width: int = 18) -> str:
@@ -221,21 +221,32 @@ class MergeReviewScreen(Screen[None]):
             table.add_column(label, key=label)
         for name in names:
             table.add_column(name, key=f"f:{name}")
-        table.add_rows([self._cells(r) for r in self.rows[:FIRST_ROWS]])
-        if len(self.rows) > FIRST_ROWS:
-            self.call_after_refresh(self._add_rest, FIRST_ROWS)
+        self._add_page()
+        self.watch(table, "scroll_y", self._on_scroll, init=False)
         self.loaded = True
         if names:
             table.cursor_coordinate = Coordinate(0, len(FIXED_COLUMNS))
         table.focus()
         self._update_summary()
 
-    def _add_rest(self, start: int) -> None:
-        """Draw the rows past the first screenfuls in chunks, so a large diff opens at once."""
-        end = start + 2000
-        self.query_one(DataTable).add_rows([self._cells(r) for r in self.rows[start:end]])
-        if end < len(self.rows):
-            self.call_after_refresh(self._add_rest, end)
+    def _add_page(self) -> None:
+        """Put the next rows in the table. A DataTable measures every cell of every row it holds (a 10k-row diff
+        froze the screen for seconds), so it holds the rows seen so far plus a page."""
+        table = self.query_one(DataTable)
+        start = table.row_count
+        if start < len(self.rows):
+            table.add_rows([self._cells(r) for r in self.rows[start : start + PAGE_ROWS]])
+
+    def _near_end(self, row: int) -> None:
+        if row >= self.query_one(DataTable).row_count - PAGE_ROWS // 2:
+            self._add_page()
+
+    def on_data_table_cell_highlighted(self, event: DataTable.CellHighlighted) -> None:
+        self._near_end(event.coordinate.row)
+
+    def _on_scroll(self, scroll_y: float) -> None:
+        table = self.query_one(DataTable)
+        self._near_end(int(scroll_y) + table.scrollable_content_region.height)
 
     # cells -------------------------------------------------------------------------------------------------
 
