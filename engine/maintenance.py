@@ -13,7 +13,7 @@ from engine.apply import refresh_manifest
 from engine.errors import EventRejected
 from engine.identity import short_npub
 from engine.nostr_event import NostrEvent
-from engine.protocol import KIND_CHANGESET, KIND_DECISION, KIND_NAMES, KIND_SCHEMA
+from engine.protocol import KIND_CHANGESET, KIND_DECISION, KIND_NAMES, KIND_ROLE, KIND_SCHEMA
 
 if TYPE_CHECKING:
     from engine.store import Store
@@ -80,6 +80,7 @@ def verify(store: Store, dataset_id: str) -> VerifyReport:
                 reason = exc.reason if isinstance(exc, EventRejected) else "the content is not a JSON object"
                 problems.append({"event": event_id, "reason": reason})
                 failed.add(event_id)
+    problems += _authorization_problems(store, dataset_id, failed)
     indexed = dict(
         store.con.execute(
             # clock < 0: the ops a fork shares with its origin (engine/forks.py), checked on the origin
@@ -123,6 +124,37 @@ def _schema_problems(store: Store, dataset_id: str) -> list[dict[str, str]]:
         for name, count in misfits.items():
             out.append({"event": "", "reason": f"{count} value(s) of {r.name}.{name} do not fit its type"})
     return out
+
+
+def _authorization_problems(store: Store, dataset_id: str, failed: set[str]) -> list[dict[str, str]]:
+    """Judge every stored event again by the roles in its own causal past, as a receiver would."""
+    from engine import authorization, snapshot
+    from engine.apply import Checked
+
+    base = snapshot.base_of(store, dataset_id)
+    has_roles = (base is not None and bool(base.roles)) or store.con.execute(
+        "SELECT 1 FROM events WHERE dataset_id = ? AND kind = ? LIMIT 1", [dataset_id, KIND_ROLE]
+    ).fetchone() is not None
+    # Without role events only the genesis author may write: just the others' events need judging (and parsing).
+    others = "" if has_roles else "AND pubkey <> (SELECT owner FROM datasets WHERE id = $1)"
+    rows = store.con.execute(
+        f"SELECT raw, clock, parents FROM events WHERE dataset_id = $1 {others} ORDER BY clock, id",
+        [dataset_id],
+    ).fetchall()
+    batch = []
+    for raw, clock, parents in rows:
+        ev = NostrEvent.from_json(raw)
+        if ev.id in failed:
+            continue
+        body = (
+            content.PARSERS[ev.kind](ev) if ev.kind in content.PARSERS and ev.kind != KIND_CHANGESET else None
+        )
+        batch.append(Checked(ev, dataset_id, int(clock), list(parents), body))
+    refused, held = authorization.check_batch(store, batch, snapshot.bases(store))
+    out = [{"event": e, "reason": f"not authorized: {r}"} for e, r in sorted(refused.items())]
+    return out + [
+        {"event": e, "reason": "not authorized by the roles this store knows"} for e in sorted(held)
+    ]
 
 
 def rebuild(store: Store, dataset_id: str, *, full: bool = False) -> str:

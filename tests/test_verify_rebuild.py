@@ -56,3 +56,57 @@ def test_rebuild_keeps_every_resource_of_a_multi_resource_dataset(store: Store) 
     before = state_hash.compute(store, ds)
     assert maintenance.rebuild(store, ds) == before == state_hash.compute(store, ds)
     assert sorted(r.name for r in datasets.resources(store, ds)) == ["A", "B"]
+
+
+def test_verify_judges_roles_again_and_finds_an_event_slipped_past_them(
+    store: Store, seeds: str, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    from engine import apply, ingest, records, roles, writes
+    from engine.protocol import KIND_CHANGESET, PROTOCOL_VERSION
+
+    with Store.open(tmp_path / "helper") as helper, Store.open(tmp_path / "stranger") as stranger:
+        for other in (helper, stranger):
+            ingest.ingest(other, ingest.all_events(store, seeds))
+        roles.grant(store, seeds, [helper.identity.pubkey], "contributor")
+        ingest.ingest(helper, ingest.all_events(store, seeds))
+        records.create_record(helper, seeds, "SeedVariety", {"species": "Allowed", "variety_name": "V"})
+        ingest.ingest(store, ingest.all_events(helper, seeds))
+        assert maintenance.verify(store, seeds).ok
+
+        op = {
+            "o": "create",
+            "r": "SeedVariety",
+            "id": records.new_record_id(),
+            "f": {"species": "Sneaky", "variety_name": "V"},
+        }
+        ev = writes.sign_on_heads(
+            stranger, seeds, KIND_CHANGESET, writes.dumps({"v": PROTOCOL_VERSION, "ops": [op]})
+        )
+        apply.insert_event_rows(store, [apply.check_envelope(ev)])  # straight into the log, past every check
+    report = maintenance.verify(store, seeds)
+    assert not report.ok
+    assert any(p["event"] == ev.id and "not authorized" in p["reason"] and "may not write" in p["reason"]
+               for p in report.problems)  # fmt: skip
+
+
+def test_verify_finds_a_strangers_event_in_a_dataset_without_roles(
+    store: Store, seeds: str, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    from engine import apply, ingest, records, writes
+    from engine.protocol import KIND_CHANGESET, PROTOCOL_VERSION
+
+    with Store.open(tmp_path / "stranger") as stranger:
+        ingest.ingest(stranger, ingest.all_events(store, seeds))
+        op = {
+            "o": "create",
+            "r": "SeedVariety",
+            "id": records.new_record_id(),
+            "f": {"species": "S", "variety_name": "V"},
+        }
+        ev = writes.sign_on_heads(
+            stranger, seeds, KIND_CHANGESET, writes.dumps({"v": PROTOCOL_VERSION, "ops": [op]})
+        )
+    apply.insert_event_rows(store, [apply.check_envelope(ev)])
+    assert [
+        p["event"] for p in maintenance.verify(store, seeds).problems if "not authorized" in p["reason"]
+    ] == [ev.id]
