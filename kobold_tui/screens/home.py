@@ -55,7 +55,7 @@ class HomeScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = commands.bindings("home")
     DEFAULT_CSS = """
     HomeScreen #datasets { height: 1fr; }
-    HomeScreen #empty { height: auto; padding: 2 4; display: none; }
+    HomeScreen #empty { height: 1fr; padding: 2 4; display: none; }
     HomeScreen.-empty #empty { display: block; }
     HomeScreen.-empty #datasets { display: none; }
     HomeScreen #empty Button { margin: 1 2 0 0; }
