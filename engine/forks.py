@@ -279,8 +279,24 @@ def _fold_sql(
     records: Sequence[tuple[str, str]], views: Sequence[View], changed_only: bool
 ) -> tuple[str, dict[str, Any]]:
     """One row per record and wanted field: per view the record's latest create/delete/restore (op, event), its
-    latest create that set fields, then the field, and per view the field's latest op (event, op, fields).
-    Ops order by (clock, event id, op index); a view holds one dataset's ops only."""
+    latest create that set fields, then the field, and per view the field's latest op (event, op, fields)."""
+    n = range(len(views))
+    ctes, params = _fold_ctes(records, views, changed_only)
+    sql = f"""{ctes}
+        SELECT r.resource, r.record_id, {", ".join(f"lo{v}, le{v}, c{v}" for v in n)}, f.k,
+               {", ".join(f"e{v}, o{v}, f{v}" for v in n)}
+        FROM lives r LEFT JOIN latest f ON f.resource = r.resource AND f.record_id = r.record_id
+    """
+    return sql, params
+
+
+def _fold_ctes(
+    records: Sequence[tuple[str, str]], views: Sequence[View], changed_only: bool
+) -> tuple[str, dict[str, Any]]:
+    """The WITH clause of a fold: `lives` (per record and view: latest create/delete/restore op `lo`, its event
+    `le`, latest create that set fields `c`) and `latest` (per record, wanted field `k` and view: the field's latest
+    op's event `e`, op `o` and fields `f`). Ops order by (clock, event id, op index); a view holds one dataset's
+    ops only."""
     params: dict[str, Any] = {"res": [r[0] for r in records], "ids": [r[1] for r in records]}
     member = []
     for v, view in enumerate(views):
@@ -329,12 +345,56 @@ def _fold_sql(
             FROM wanted w JOIN ops p
               ON p.resource = w.resource AND p.record_id = w.record_id AND list_contains(p.keys, w.k)
             GROUP BY w.resource, w.record_id, w.k
-        )
-        SELECT r.resource, r.record_id, {", ".join(f"lo{v}, le{v}, c{v}" for v in n)}, f.k,
-               {", ".join(f"e{v}, o{v}, f{v}" for v in n)}
-        FROM lives r LEFT JOIN latest f ON f.resource = r.resource AND f.record_id = r.record_id
-    """
+        )"""
     return sql, params
+
+
+FieldChange = tuple[str, Any, Any, Any, str | None, str | None]
+"""A field whose value differs between views: key, base, target and incoming values, and the events that set the
+incoming and the target value."""
+
+
+def changed_fields(
+    store: Store, records: Sequence[tuple[str, str]], base: View, target: View, incoming: View
+) -> tuple[dict[tuple[str, str], list[FieldChange]], list[tuple[str, str]]]:
+    """The three-way comparison's SQL part: for the records live in all three views, the fields whose incoming
+    value differs from the base and the target's differs from the incoming one, compared by their JSON text (equal
+    text is an equal value; values that differ in text but are equal in Python, `1` and `true`, are in the result
+    for the caller to compare again); and, apart, the other records (created, deleted or restored on some side),
+    whose states the caller folds (`fold`). A live record with no such field is in neither."""
+    if not records:
+        return {}, []
+    ctes, params = _fold_ctes(records, [base, target, incoming], changed_only=True)
+    live = " AND ".join(f"coalesce(lo{v} <> 'delete', false)" for v in range(3))
+    value = "nullif(json_extract(f{v}, '/' || replace(replace(k, '~', '~0'), '/', '~1'))::VARCHAR, 'null')"
+    setter = "CASE WHEN f.o{v} IS NULL OR f.o{v} = 'create' THEN r.c{v} ELSE f.e{v} END"  # RecordState.setter
+    sql = f"""{ctes},
+        cmp AS (
+            SELECT resource, record_id, k, e1, o1, e2, o2, {value.format(v=0)} AS b, {value.format(v=1)} AS t,
+                   {value.format(v=2)} AS i
+            FROM latest
+        )
+        SELECT r.resource, r.record_id, {live} AS live, f.k, f.b, f.t, f.i, {setter.format(v=2)},
+               {setter.format(v=1)}
+        FROM lives r LEFT JOIN cmp f ON f.resource = r.resource AND f.record_id = r.record_id
+             AND f.i IS DISTINCT FROM f.b AND f.t IS DISTINCT FROM f.i
+        WHERE NOT ({live}) OR f.k IS NOT NULL
+    """
+    changed: dict[tuple[str, str], list[FieldChange]] = {}
+    others: list[tuple[str, str]] = []
+    loads = orjson.loads
+    for resource, rid, live_now, k, b, t, i, si, st in store.con.execute(sql, params).fetchall():
+        if not live_now:
+            others.append((resource, rid))
+            continue
+        change = (k, None if b is None else loads(b), None if t is None else loads(t),
+                  None if i is None else loads(i), si, st)  # fmt: skip
+        found = changed.get((resource, rid))
+        if found is None:
+            changed[(resource, rid)] = [change]
+        else:
+            found.append(change)
+    return changed, others
 
 
 def current_base(store: Store, fork_id: str) -> list[str]:

@@ -153,13 +153,18 @@ def review_proposal(store: Store, ref: str) -> Review:
     base_set = forks.ancestors(store, p.upstream, p.base)
     fork_set = forks.ancestors(store, p.fork, p.events)
     records = forks.touched_records(store, p.fork, fork_set)
-    views = [forks.View(p.upstream, base_set), forks.View(p.upstream), forks.View(p.fork, fork_set)]
-    base, upstream, fork_now = forks.fold(store, records, views, changed_only=True)
+    base_view, upstream, fork_now = (
+        forks.View(p.upstream, base_set),
+        forks.View(p.upstream),
+        forks.View(p.fork, fork_set),
+    )
+    diffs = record_diffs(store, records, base_view, upstream, fork_now, accept=True)
     base_schema = forks.schema_at(store, p.upstream, base_set)
     target_defs = {d["key"]: d for d in store.definitions(p.upstream)}
     incoming_schema = forks.schema_at(store, p.fork, fork_set)
-    review = _compare(store, "accept", p.upstream, p.fork, p.base, records, base, upstream, fork_now,
-                      base_schema, target_defs, incoming_schema)  # fmt: skip
+    review = _compare(
+        store, "accept", p.upstream, p.fork, p.base, diffs, base_schema, target_defs, incoming_schema
+    )
     review.proposal = p
     return review
 
@@ -184,24 +189,70 @@ def review_pull(store: Store, fork_ref: str) -> Review:
     ]
     heads, _ = writes.heads(store, upstream)
     records = forks.touched_records(store, upstream, new)
-    views = [forks.View(upstream, base_set), forks.View(upstream), forks.View(fork_id)]
-    base_states, upstream_now, fork_now = forks.fold(store, records, views, changed_only=True)
+    base_view, upstream_now, fork_now = (
+        forks.View(upstream, base_set),
+        forks.View(upstream),
+        forks.View(fork_id),
+    )
+    diffs = record_diffs(store, records, base_view, fork_now, upstream_now, accept=False)
     base_schema = forks.schema_at(store, upstream, base_set)
     target_defs = {d["key"]: d for d in store.definitions(fork_id)}
     incoming_schema = forks.schema_at(store, upstream, base_set | set(new))
-    review = _compare(store, "pull", upstream, fork_id, base, records, base_states, fork_now, upstream_now,
-                      base_schema, target_defs, incoming_schema)  # fmt: skip
+    review = _compare(
+        store, "pull", upstream, fork_id, base, diffs, base_schema, target_defs, incoming_schema
+    )
     review.upstream_heads = heads
     return review
 
 
+def record_diffs(
+    store: Store, records: list[tuple[str, str]], base: forks.View, target: forks.View, incoming: forks.View,
+    accept: bool,
+) -> list[RecordDiff]:  # fmt: skip
+    """The diffs of the records that have one, in the order of `records`. Records live on every side are compared
+    in SQL (`forks.changed_fields`) and each field it reports again in Python; the others are folded and compared
+    record by record (`_compare_record`, which gives the same diffs for live records, only slower)."""
+    changed, others = forks.changed_fields(store, records, base, target, incoming)
+    other_diffs: dict[tuple[str, str], RecordDiff | None] = {}
+    if others:
+        b_states, t_states, i_states = forks.fold(store, others, [base, target, incoming], changed_only=True)
+        empty = RecordState()
+        for rec in others:
+            b, t, i = b_states.get(rec, empty), t_states.get(rec, empty), i_states.get(rec, empty)
+            other_diffs[rec] = _compare_record(rec, b, t, i, accept)
+    out: list[RecordDiff] = []
+    for rec in records:
+        fields = changed.get(rec)
+        diff = _live_record_diff(rec, fields, accept) if fields is not None else other_diffs.get(rec)
+        if diff is not None:
+            out.append(diff)
+    return out
+
+
+def _live_record_diff(
+    key: tuple[str, str], changes: list[forks.FieldChange], accept: bool
+) -> RecordDiff | None:
+    """`_compare_record` for a record live on every side, from the fields whose JSON text differs."""
+    fields: list[FieldDiff] = []
+    for k, bv, tv, iv, incoming_event, target_event in sorted(changes, key=lambda c: c[0]):
+        if iv == bv or tv == iv:
+            continue  # equal in Python though not in JSON text (`1` and `true`, `1` and `1.0`)
+        up, fk = (tv, iv) if accept else (iv, tv)
+        conflict = tv != bv
+        fields.append(
+            FieldDiff(k, k, bv, up, fk, conflict, incoming_event, target_event if conflict else None)
+        )
+    if not fields:
+        return None
+    kind = "conflict" if any(f.conflict for f in fields) else "changed"
+    return RecordDiff(key[0], key[0], key[1], kind, fields)
+
+
 def _compare(
-    store: Store, direction: str, upstream: str, fork: str, base_heads: list[str],
-    records: list[tuple[str, str]], base: forks.States, target: forks.States, incoming: forks.States,
+    store: Store, direction: str, upstream: str, fork: str, base_heads: list[str], found: list[RecordDiff],
     base_schema: event_checks.SchemaState, target_defs: dict[str, dict[str, Any]],
     incoming_schema: event_checks.SchemaState,
 ) -> Review:  # fmt: skip
-    accept = direction == "accept"
     schema_diffs = _compare_schema(base_schema, target_defs, incoming_schema)
     names: dict[str, dict[str, str]] = {}
     res_names: dict[str, str] = {}
@@ -211,16 +262,13 @@ def _compare(
     for key, d in target_defs.items():
         names.setdefault(key, {}).update({f["key"]: f["name"] for f in d["fields"]})
         res_names[key] = d["name"]
-    empty = RecordState()
     diffs: list[RecordDiff] = []
-    for rec in records:
-        b, t, i = base.get(rec, empty), target.get(rec, empty), incoming.get(rec, empty)
-        diff = _compare_record(rec, b, t, i, accept)
-        if diff is not None:
-            diff.resource_name = res_names.get(rec[0], rec[0])
-            for f in diff.fields:
-                f.name = names.get(rec[0], {}).get(f.key, f.key)
-            diffs.append(diff)
+    for diff in found:
+        diff.resource_name = res_names.get(diff.resource, diff.resource)
+        field_names = names.get(diff.resource, {})
+        for f in diff.fields:
+            f.name = field_names.get(f.key, f.key)
+        diffs.append(diff)
     order = {"conflict": 0, "changed": 1, "added": 2, "deleted": 3}
     diffs.sort(key=lambda d: (d.resource_name, order[d.kind], d.record_id))
     wanted = {e for d in diffs for e in [d.life_event, *(f.incoming_event for f in d.fields),

@@ -1,6 +1,7 @@
 """The SQL fold behind three-way reviews (`forks.fold`) against a plain Python fold kept here as the reference:
 on random op histories of an upstream and a fork that inherited part of it, every view's states are the same,
-and a review built from the SQL's changed fields only classifies every record as one built from full states."""
+and a review built from the SQL's changed fields only, or compared in SQL (`merge.record_diffs`), classifies every
+record as one built from full states."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from engine.store import Store
 
 UP, FORK = "u" * 32, "f" * 32
 RECORDS = [("R", "r1"), ("R", "r2"), ("R", "r3"), ("S", "r1")]
-FIELDS = ["a", "b", "c"]
+FIELDS = ["a", "b", "c/~d"]  # a key a JSON path must escape
 
 
 def reference_fold(
@@ -56,7 +57,14 @@ def reference_fold(
     return out
 
 
-value = st.one_of(st.none(), st.sampled_from(["x", "y", 'é/"q"']), st.integers(0, 2), st.booleans())
+# 1, 1.0 and true (0, -0.0 and false) differ in JSON text but are equal in Python: the SQL comparison must not
+# report them as changes
+value = st.one_of(
+    st.none(),
+    st.sampled_from(["x", "y", 'é/"q"', 1.0, 0.0, -0.0, [1, "x"]]),
+    st.integers(0, 2),
+    st.booleans(),
+)
 op = st.tuples(
     st.sampled_from(RECORDS),
     st.sampled_from(["create", "update", "update", "delete", "restore"]),
@@ -128,3 +136,17 @@ def test_the_sql_fold_and_review_equal_the_python_fold(
                 got = merge._compare_record(key, b, t, i, accept)
                 want = merge._compare_record(key, rb, rt, ri, accept)
                 assert got == want
+
+        for accept in (True, False):
+            base, target, incoming = (
+                (views[0], views[1], views[2]) if accept else (views[0], views[2], views[1])
+            )
+            ref_b, ref_t, ref_i = (reference[0], reference[1], reference[2]) if accept else (
+                reference[0], reference[2], reference[1])  # fmt: skip
+            expected = [
+                d
+                for key in RECORDS
+                if (d := merge._compare_record(key, ref_b.get(key, empty), ref_t.get(key, empty),
+                                               ref_i.get(key, empty), accept)) is not None
+            ]  # fmt: skip
+            assert merge.record_diffs(store, RECORDS, base, target, incoming, accept) == expected

@@ -12,7 +12,6 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Header, Static
@@ -23,11 +22,12 @@ from engine.identity import short_npub
 from engine.store import Store
 from kobold_tui import commands
 from kobold_tui.screens.prompt import PromptScreen
+from kobold_tui.widgets.diff_table import DiffTable
+from kobold_tui.widgets.steady_footer import SteadyFooter
 
 KIND_STYLE = {"added": "green", "changed": "yellow", "deleted": "red", "conflict": "bold magenta"}
 FIXED_COLUMNS = ("take", "change", "resource", "record")
 PULL = "pull"  # the inbox row that stands for the upstream's newer changes
-PAGE_ROWS = 200  # rows put in the table at a time: at open, then as the cursor or the scroll nears the end
 
 
 def short(value: Any, width: int = 18) -> str:
@@ -128,7 +128,8 @@ class MergeInboxScreen(Screen[None]):
 
 
 class MergeReviewScreen(Screen[None]):
-    """The three-way diff as a table: one row per changed record, a column per changed field."""
+    """The three-way diff as a table: one row per changed record, a column per changed field. The table paints
+    only the rows on screen (`DiffTable`), so a 10k-record proposal opens as fast as a small one."""
 
     COMMAND_SCOPES = ("merge",)
     BINDINGS: ClassVar[list[BindingType]] = commands.bindings("merge")
@@ -139,9 +140,10 @@ class MergeReviewScreen(Screen[None]):
     """
 
     class Loaded(Message):
-        def __init__(self, review: merge.Review) -> None:
+        def __init__(self, review: merge.Review, plan: merge.Plan) -> None:
             super().__init__()
             self.review = review
+            self.plan = plan  # of the default choices (everything taken), made in the worker too
 
     class Failed(Message):
         def __init__(self, error: str) -> None:
@@ -168,9 +170,9 @@ class MergeReviewScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("Reading the proposal…", id="about")
-        yield DataTable(id="diff", cursor_type="cell", zebra_stripes=True)
+        yield DiffTable(lambda index: self._cells(self.rows[index]), id="diff")
         yield Static("", id="summary")
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         self.title = "Merge review" if self.proposal_id else "Upstream changes"
@@ -188,7 +190,7 @@ class MergeReviewScreen(Screen[None]):
         except KoboldError as exc:
             self.post_message(self.Failed(str(exc)))
             return
-        self.post_message(self.Loaded(review))
+        self.post_message(self.Loaded(review, merge.make_plan(review, merge.Choices())))
 
     def on_merge_review_screen_failed(self, event: Failed) -> None:
         self.query_one("#about", Static).update(event.error)
@@ -215,38 +217,13 @@ class MergeReviewScreen(Screen[None]):
                 if f.name not in names:
                     names.append(f.name)
         self.columns = names
-        table = self.query_one(DataTable)
-        table.clear(columns=True)
-        for label in FIXED_COLUMNS:
-            table.add_column(label, key=label)
-        for name in names:
-            table.add_column(name, key=f"f:{name}")
-        self._add_page()
-        self.watch(table, "scroll_y", self._on_scroll, init=False)
+        table = self.query_one(DiffTable)
+        table.set_rows([*FIXED_COLUMNS, *names], len(self.rows))
         self.loaded = True
         if names:
-            table.cursor_coordinate = Coordinate(0, len(FIXED_COLUMNS))
+            table.move_cursor(row=0, column=len(FIXED_COLUMNS))
         table.focus()
-        self._update_summary()
-
-    def _add_page(self) -> None:
-        """Put the next rows in the table. A DataTable measures every cell of every row it holds (a 10k-row diff
-        froze the screen for seconds), so it holds the rows seen so far plus a page."""
-        table = self.query_one(DataTable)
-        start = table.row_count
-        if start < len(self.rows):
-            table.add_rows([self._cells(r) for r in self.rows[start : start + PAGE_ROWS]])
-
-    def _near_end(self, row: int) -> None:
-        if row >= self.query_one(DataTable).row_count - PAGE_ROWS // 2:
-            self._add_page()
-
-    def on_data_table_cell_highlighted(self, event: DataTable.CellHighlighted) -> None:
-        self._near_end(event.coordinate.row)
-
-    def _on_scroll(self, scroll_y: float) -> None:
-        table = self.query_one(DataTable)
-        self._near_end(int(scroll_y) + table.scrollable_content_region.height)
+        self._update_summary(event.plan)
 
     # cells -------------------------------------------------------------------------------------------------
 
@@ -289,24 +266,18 @@ class MergeReviewScreen(Screen[None]):
         return Text(text, style)
 
     def _refresh_row(self, index: int) -> None:
-        table = self.query_one(DataTable)
-        if index >= table.row_count:
-            return
-        for col, cell in enumerate(self._cells(self.rows[index])):
-            table.update_cell_at(Coordinate(index, col), cell)
+        self.query_one(DiffTable).refresh_row(index)
         self._update_summary()
 
     def _refresh_all(self) -> None:
-        table = self.query_one(DataTable)
-        for i in range(min(table.row_count, len(self.rows))):
-            for col, cell in enumerate(self._cells(self.rows[i])):
-                table.update_cell_at(Coordinate(i, col), cell)
+        self.query_one(DiffTable).refresh_rows()
         self._update_summary()
 
-    def _update_summary(self) -> None:
+    def _update_summary(self, plan: merge.Plan | None = None) -> None:
+        """The summary bar, from the plan of the current choices (`plan`: one already made for them)."""
         if self.review is None:
             return
-        self.plan = merge.make_plan(self.review, self.choices)
+        self.plan = plan if plan is not None else merge.make_plan(self.review, self.choices)
         left = len(self.plan.unresolved)
         taken = sum(1 for r in self.rows if self.choices.accepted(r.record_id))
         text = (
@@ -319,7 +290,7 @@ class MergeReviewScreen(Screen[None]):
     # the current row and field ----------------------------------------------------------------------------
 
     def _current(self) -> tuple[int, merge.RecordDiff, merge.FieldDiff | None] | None:
-        table = self.query_one(DataTable)
+        table = self.query_one(DiffTable)
         if not self.rows or table.cursor_row >= len(self.rows):
             return None
         r = self.rows[table.cursor_row]
@@ -406,7 +377,7 @@ class MergeReviewScreen(Screen[None]):
         if cur and self.review:
             self.app.push_screen(RecordThreeWayScreen(self.store, self.review, cur[1]))
 
-    def on_data_table_cell_selected(self, event: DataTable.CellSelected) -> None:
+    def on_diff_table_cell_selected(self, event: DiffTable.CellSelected) -> None:
         event.stop()
         self.action_open_detail()
 
@@ -459,7 +430,7 @@ class MergeReviewScreen(Screen[None]):
         self.dismiss(None)
 
     def action_move(self, rows: int, columns: int) -> None:
-        table = self.query_one(DataTable)
+        table = self.query_one(DiffTable)
         table.move_cursor(row=table.cursor_row + rows, column=table.cursor_column + columns)
 
     def action_back(self) -> None:

@@ -8,13 +8,14 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from engine import forks, merge, proposals, query, records
 from engine.store import Store
 from kobold_tui.app import KoboldApp
 from kobold_tui.screens.dataset import DatasetScreen
-from kobold_tui.screens.merge_review import MergeInboxScreen, MergeReviewScreen
+from kobold_tui.screens.merge_review import MergeInboxScreen, MergeReviewScreen, RecordThreeWayScreen
+from kobold_tui.widgets.diff_table import DiffTable
 from tests.tui.conftest import settle, wait_until
 
 SIZE = (120, 30)
@@ -61,10 +62,11 @@ async def test_rows_and_fields_are_taken_or_left_and_the_summary_counts(
         assert "2 accepted, 1 rejected" in summary(screen)
         await pilot.press("a")  # take it back
         assert "3 accepted, 0 rejected" in summary(screen)
-        # reject one field: move to the notes column of the second record and toggle it
-        table = screen.query_one(DataTable)
+        # reject one field: move to the notes column of the second record and toggle it (rows with the same kind
+        # sort by record id, and ids made in the same millisecond differ only in their random part)
+        table = screen.query_one(DiffTable)
         notes = 4 + screen.columns.index("notes")
-        table.move_cursor(row=1, column=notes)
+        table.move_cursor(row=[r.record_id for r in screen.rows].index(ids[1]), column=notes)
         await pilot.press("space")
         assert f"{ids[1]}.notes" in screen.choices.rejected
         assert screen.plan is not None and screen.plan.rejected_fields == 1
@@ -81,7 +83,7 @@ async def test_a_conflict_must_be_resolved_before_the_decision_is_signed(
         await pilot.press("ctrl+s")  # refused: one conflict left
         await settle(app, pilot)
         assert app.screen is screen and proposals.status(store, proposals.get(store, pid))["status"] == "open"
-        table = screen.query_one(DataTable)
+        table = screen.query_one(DiffTable)
         table.move_cursor(row=0, column=4 + screen.columns.index("variety_name"))
         await pilot.press("K")  # the fork's value
         assert "0 conflicts left" in summary(screen)
@@ -97,13 +99,29 @@ async def test_a_typed_value_resolves_a_conflict(demo_store: tuple[Store, str]) 
     app = KoboldApp(store, save_theme=False)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_review(app, pilot, pid)
-        screen.query_one(DataTable).move_cursor(row=0, column=4 + screen.columns.index("variety_name"))
+        screen.query_one(DiffTable).move_cursor(row=0, column=4 + screen.columns.index("variety_name"))
         await pilot.press("equals_sign")
         await settle(app, pilot)
         await pilot.press("ctrl+u", *"Both names", "enter")
         await settle(app, pilot)
         assert screen.choices.resolutions[f"{ids[0]}.variety_name"] == merge.Resolution("value", "Both names")
         assert "0 conflicts left" in summary(screen)
+
+
+async def test_enter_opens_the_three_way_detail_of_the_record_under_the_cursor(
+    demo_store: tuple[Store, str],
+) -> None:
+    store, ds = demo_store
+    pid, _ = prepare(store, ds)
+    app = KoboldApp(store, save_theme=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_review(app, pilot, pid)
+        await pilot.press("down", "enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, RecordThreeWayScreen) and app.screen.record is screen.rows[1]
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert app.screen is screen and screen.query_one(DiffTable).cursor_row == 1
 
 
 async def test_the_inbox_opens_from_the_dataset_screen(demo_store: tuple[Store, str]) -> None:
