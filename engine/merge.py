@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from engine import computed, event_checks, forks, proposals, writes
+from engine import computed, datasets, event_checks, forks, proposals, records, writes
 from engine.apply import Checked, apply_events
-from engine.errors import ValidationError
+from engine.errors import NotFound, ValidationError
 from engine.event_checks import SchemaEntry
 from engine.field_types import ValueProblem, canonical
 from engine.forks import ForkError, RecordState
@@ -25,6 +25,7 @@ from engine.merge_content import decisions_in
 from engine.nostr_event import sign_event
 from engine.projection import live_fields
 from engine.protocol import KIND_DECISION, KIND_SCHEMA, PROTOCOL_VERSION
+from engine.schema import Resource
 
 if TYPE_CHECKING:
     from engine.store import Store
@@ -610,8 +611,38 @@ def typed_value(store: Store, review: Review, record: RecordDiff, key: str, text
 # --- validations on the merged result --------------------------------------------------------------------------
 
 
+def integrity_problems(store: Store, review: Review, plan: Plan) -> list[str]:
+    """What a local write of the accepted ops would be refused for: required fields left empty, references to
+    records the target lacks, values clashing with a unique field. Resources the decision itself creates or
+    reshapes are judged by their new definitions when applied, so only fields the target knows are checked."""
+    cache: dict[str, Resource] = {}
+    ops: list[dict[str, Any]] = []
+    problems: list[str] = []
+    for op in plan.ops:
+        try:
+            res = cache.get(op["r"]) or datasets.resource(store, review.target, op["r"])
+        except NotFound:
+            continue
+        cache[res.key] = res
+        known = {f["key"]: f for f in res.fields}
+        fields = {k: v for k, v in (op.get("f") or {}).items() if k in known}
+        ops.append({**op, "f": fields})
+        for f in known.values():
+            empty = fields.get(f["key"]) is None
+            if f["required"] and empty and (op["o"] == "create" or f["key"] in fields):
+                problems.append(f"{res.name} {op['id']}: {f['name']} is required but would be empty")
+    for check in (records.check_references, records.check_unique):
+        try:
+            check(store, review.target, cache, ops)
+        except ValidationError as exc:
+            problems.append(str(exc))
+    return problems
+
+
 def validation_problems(store: Store, review: Review, plan: Plan) -> list[str]:
-    """Validation messages of the records the decision would leave live, evaluated on the merged values."""
+    """Why the records the decision would leave live are not valid: integrity rules, then validations
+    evaluated on the merged values."""
+    integrity = integrity_problems(store, review, plan)
     defs = {d["key"]: d for d in store.definitions(review.target)}
     defs.update({s.resource: d for s, d in plan.schema})
     checked = {k for k, d in defs.items() if computed.has_formulas(d) and computed._formulas(d)[1]}
@@ -649,7 +680,7 @@ def validation_problems(store: Store, review: Review, plan: Plan) -> list[str]:
         refs = computed.refs_for(store, review.target, definition, columns, [*compiled_computed, *checks])
         _, _, invalid = computed.evaluate(store.formulas, compiled_computed, checks, columns, len(ids), refs)
         out += [f"{definition['name']} {rid}: {msg}" for rid, msg in zip(ids, invalid, strict=True) if msg]
-    return out
+    return integrity + out
 
 
 # --- writing decisions ---------------------------------------------------------------------------------------
@@ -660,7 +691,7 @@ def accept(
 ) -> dict[str, Any]:
     """Accept a proposal, whole or in part: sign the accepted schema changes and the decision in the upstream
     log, in one transaction. Refused (nothing written) while conflicts in the accepted set are unresolved or the
-    merged records fail validations. `review`: one just computed in the same call chain (saves computing it again)."""
+    merged records are not valid (integrity rules, validations). `review`: one just computed in the same call chain (saves computing it again)."""
     review = review if review is not None and review.proposal is not None else review_proposal(store, ref)
     assert review.proposal is not None
     _refuse_decided(store, review.proposal)
@@ -674,7 +705,7 @@ def accept(
     if problems:
         more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
         raise ValidationError(
-            f"The merged records fail validations: {'; '.join(problems[:3])}{more}. Leave those records out "
+            f"The merged records are not valid: {'; '.join(problems[:3])}{more}. Leave those records out "
             "(--reject RECORD_ID) or fix them before accepting."
         )
     common = {"direction": "accept", "proposal": review.proposal.id, "fork": review.fork,
@@ -703,7 +734,7 @@ def pull(store: Store, fork_ref: str, choices: Choices, message: str = "") -> di
     problems = validation_problems(store, review, plan)
     if problems:
         raise ValidationError(
-            f"The merged records fail validations: {'; '.join(problems[:3])}. Leave those records out "
+            f"The merged records are not valid: {'; '.join(problems[:3])}. Leave those records out "
             "(--reject RECORD_ID) or fix them in the fork first."
         )
     common = {"direction": "pull", "fork": review.fork, "upstream": review.upstream,

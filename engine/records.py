@@ -114,8 +114,8 @@ def check(store: Store, dataset_id: str, changes: list[Change]) -> list[dict[str
             ops.append({"o": "restore", "r": res.key, "id": ch.record_id})
         else:
             raise ValidationError(f"Unknown operation {ch.op!r}.")
-    _check_references(store, dataset_id, cache, ops)
-    _check_unique(store, dataset_id, cache, ops)
+    check_references(store, dataset_id, cache, ops)
+    check_unique(store, dataset_id, cache, ops)
     return ops
 
 
@@ -162,7 +162,7 @@ def _existing(store: Store, dataset_id: str, res: Resource, record_id: str | Non
     return str(rows[0][0])
 
 
-def _check_references(
+def check_references(
     store: Store, dataset_id: str, cache: dict[str, Resource], ops: list[dict[str, Any]]
 ) -> None:
     created = {(op["r"], op["id"]) for op in ops if op["o"] == "create"}
@@ -189,7 +189,7 @@ def _check_references(
                 )
 
 
-def _check_unique(
+def check_unique(
     store: Store, dataset_id: str, cache: dict[str, Resource], ops: list[dict[str, Any]]
 ) -> None:
     for res in cache.values():

@@ -196,3 +196,35 @@ def test_pull_upstream_brings_newer_events_and_reports_conflicts(two_stores: Any
     assert merge.pull(contrib, fork, merge.Choices())["status"] == "up to date"
     assert forks.current_base(contrib, fork) == sorted(r[0] for r in contrib.con.execute(
         "SELECT event_id FROM heads WHERE dataset_id = ?", [ds]).fetchall())  # fmt: skip
+
+
+def test_accepting_is_refused_when_the_merge_would_break_unique_or_reference_rules(tmp_path: Path) -> None:
+    schema = [
+        {"resource": "Supplier", "fields": {"name": {"type": "string", "required": True}}},
+        {"resource": "Variety", "fields": {"code": {"type": "string", "unique": True},
+                                           "supplier": {"type": "reference", "target": "Supplier"}}},
+    ]  # fmt: skip
+    with Store.open(tmp_path / "up") as up, Store.open(tmp_path / "contrib") as contrib:
+        ds = datasets.create_dataset(up, "Shop", visibility="public")
+        datasets.apply_schema(up, ds, schema)
+        gone = records.create_record(up, ds, "Supplier", {"name": "Closing soon"})
+        bundle.export_bundle(up, ds, tmp_path / "shop.kobold")
+        bundle.import_bundle(contrib, tmp_path / "shop.kobold")
+        fork = forks.fork_dataset(contrib, ds)
+        records.create_record(contrib, fork, "Variety", {"code": "A1", "supplier": gone})
+        records.create_record(contrib, fork, "Variety", {"code": "B2"})
+        p = proposals.create(contrib, fork)
+        send_proposal(contrib, up, p, tmp_path / "p.kobold")
+
+        records.create_record(up, ds, "Variety", {"code": "B2"})  # meanwhile, upstream: the same code
+        records.delete_records(up, ds, "Supplier", [gone])  # and the supplier the fork points at is gone
+        before = state_hash.state_hash(up, ds)
+        with pytest.raises(KoboldError, match="not valid") as refused:
+            merge.accept(up, p.id, merge.Choices())
+        assert "is not a Supplier record" in str(refused.value) or "must be unique" in str(refused.value)
+        problems = merge.validation_problems(up, merge.review_proposal(up, p.id),
+                                             merge.make_plan(merge.review_proposal(up, p.id), merge.Choices()))  # fmt: skip
+        assert any("must be unique" in x for x in problems) and any(
+            "is not a Supplier record" in x for x in problems
+        )
+        assert state_hash.state_hash(up, ds) == before  # nothing half-written
