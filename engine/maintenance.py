@@ -14,6 +14,7 @@ from engine.errors import EventRejected
 from engine.identity import short_npub
 from engine.nostr_event import NostrEvent
 from engine.protocol import KIND_CHANGESET, KIND_DECISION, KIND_NAMES, KIND_ROLE, KIND_SCHEMA
+from engine.schema import describe_change
 
 if TYPE_CHECKING:
     from engine.store import Store
@@ -263,7 +264,7 @@ def summarize(ev: dict[str, Any]) -> str:
         return f"created dataset {body.get('name')!r} ({body.get('visibility')})"
     if kind == "schema":
         changes = body.get("changes") or []
-        what = ", ".join(_change_text(c) for c in changes[:4]) or "no change"
+        what = ", ".join(describe_change(c) for c in changes[:4]) or "no change"
         return f"schema {body['definition']['name']}: {what}"
     if kind == "changeset":
         ops = body.get("ops") or []
@@ -284,16 +285,3 @@ def summarize(ev: dict[str, Any]) -> str:
             for r in body.get("roles") or []
         )
     return kind or f"kind {ev['kind']}"
-
-
-def _change_text(c: dict[str, Any]) -> str:
-    kind = c.get("change")
-    if kind == "add":
-        return f"add {c.get('name')} ({c.get('type')})"
-    if kind == "rename":
-        return f"rename {c.get('from')} → {c.get('to')}"
-    if kind == "retype":
-        return f"retype {c.get('field')} {c.get('from')} → {c.get('to')}"
-    if kind == "remove":
-        return f"remove {c.get('name')}"
-    return str(kind)

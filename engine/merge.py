@@ -25,7 +25,7 @@ from engine.merge_content import decisions_in
 from engine.nostr_event import sign_event
 from engine.projection import live_fields
 from engine.protocol import KIND_DECISION, KIND_SCHEMA, PROTOCOL_VERSION
-from engine.schema import Resource
+from engine.schema import Resource, describe_change
 
 if TYPE_CHECKING:
     from engine.store import Store
@@ -92,7 +92,7 @@ class SchemaDiff:
 
     def to_dict(self) -> dict[str, Any]:
         return {"resource": self.name, "kind": "conflict" if self.conflict else "schema change",
-                "changes": [change_text(c) for c in self.changes], "event": self.incoming_event}  # fmt: skip
+                "changes": [describe_change(c) for c in self.changes], "event": self.incoming_event}  # fmt: skip
 
 
 @dataclass
@@ -421,23 +421,6 @@ def schema_changes(old: dict[str, Any] | None, new: dict[str, Any]) -> list[dict
     if new.get("removed") and not old.get("removed"):
         out.append({"change": "remove_resource"})
     return out
-
-
-def change_text(c: dict[str, Any]) -> str:
-    kind = c.get("change")
-    if kind == "add":
-        return f"new field {c.get('name')} ({c.get('type')})"
-    if kind == "rename":
-        return f"field {c.get('from')} renamed to {c.get('to')}"
-    if kind == "retype":
-        return f"field {c['field']} retyped {c.get('from')} → {c.get('to')}"
-    if kind == "remove":
-        return f"field {c.get('name')} removed"
-    if kind == "create_resource":
-        return f"new resource {c.get('name')}"
-    if kind == "rename_resource":
-        return f"resource renamed {c.get('from')} → {c.get('to')}"
-    return str(kind).replace("_", " ")
 
 
 # --- choosing -----------------------------------------------------------------------------------------------

@@ -283,3 +283,21 @@ def _as_mapping(value: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise SchemaError(f"{where} must be a mapping of names to definitions.")
     return dict(value)
+
+
+def describe_change(c: dict[str, Any]) -> str:
+    """One schema change (an entry of a schema event's `changes`) in words, for logs and reviews."""
+    kind = c.get("change")
+    if kind == "add":
+        return f"new field {c.get('name')} ({c.get('type')})"
+    if kind == "rename":
+        return f"field {c.get('from')} renamed to {c.get('to')}"
+    if kind == "retype":
+        return f"field {c['field']} retyped {c.get('from')} → {c.get('to')}"
+    if kind == "remove":
+        return f"field {c.get('name')} removed"
+    if kind == "create_resource":
+        return f"new resource {c.get('name')}"
+    if kind == "rename_resource":
+        return f"resource renamed {c.get('from')} → {c.get('to')}"
+    return str(kind).replace("_", " ")

@@ -29,7 +29,7 @@ from engine.errors import KoboldError
 from engine.identity import import_key, load_or_create
 from engine.paths import resolve_home
 from engine.protocol import VISIBILITIES
-from engine.schema import load_definitions
+from engine.schema import describe_change, load_definitions
 from engine.store import Store
 from kobold_tui import cli_merge
 from kobold_tui import cli_output as co
@@ -387,7 +387,7 @@ def cmd_schema_apply(store: Store, args: argparse.Namespace) -> int:
         co.out.print("The schema already matches; nothing changed.")
     else:
         for item in applied:
-            changes = ", ".join(maintenance._change_text(c) for c in item["changes"])
+            changes = ", ".join(describe_change(c) for c in item["changes"])
             co.out.print(f"{item['resource']}: {changes}")
     return 0
 

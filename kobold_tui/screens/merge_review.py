@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from engine import forks, history, merge, proposals
 from engine.errors import KoboldError
 from engine.identity import short_npub
+from engine.schema import describe_change
 from engine.store import Store
 from kobold_tui import commands
 from kobold_tui.screens.prompt import PromptScreen
@@ -206,7 +207,7 @@ class MergeReviewScreen(Screen[None]):
         )  # fmt: skip
         if review.schema:
             about += "\nSchema: " + "; ".join(
-                f"{s.name}: {', '.join(merge.change_text(c) for c in s.changes)}"
+                f"{s.name}: {', '.join(describe_change(c) for c in s.changes)}"
                 + (" (conflict)" if s.conflict else "")
                 for s in review.schema
             )
