@@ -315,6 +315,10 @@ class RelayPass:
                     f"{ds[:8]} is tribe-read and no key for it reached this store: ask its owner to run "
                     f"`kobold member add {ds} {self.store.identity.npub}`"
                 )
+            elif not sealed:
+                self.report.notes.append(
+                    f"{self.url} has nothing of dataset {ds[:8]} yet: its owner may not have published it there"
+                )
             return False
         batch = genesis[:1]
         if headers:

@@ -111,3 +111,14 @@ def test_sync_without_once_follows_live_updates_until_interrupted(
         live.send_signal(signal.SIGINT)
         assert live.wait(20) == 0
     assert kobold(b, capsys, "record", "show", ds, "Supplier", rid)["record"]["name"] == "Live Seeds"
+
+
+def test_following_something_no_relay_has_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], local_relay: str
+) -> None:
+    home = tmp_path / "h"
+    someone = kobold(tmp_path / "someone", capsys, "id")["npub"]
+    kobold(home, capsys, "follow", "ab" * 16, "--owner", someone, "--relay", local_relay)
+    report = kobold(home, capsys, "sync", "--once")
+    assert report["relays_ok"] == [local_relay] and report["received"] == 0
+    assert any("has nothing of dataset abababab yet" in n for n in report["notes"])
