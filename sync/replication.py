@@ -48,9 +48,13 @@ def remove_relay(store: Store, url: str) -> None:
 
 
 def relays(store: Store) -> list[dict[str, Any]]:
+    """Configured relays, then those only named by followed addresses (`source` says which)."""
     status = state.relay_status(store)
-    return [{"url": u, **status.get(u, {"last_ok": None, "last_error": None, "error_at": None})}
-            for u in store.config.relays]  # fmt: skip
+    hints = [u for f in state.follows(store) for u in f.relays if u not in store.config.relays]
+    none = {"last_ok": None, "last_error": None, "error_at": None}
+    return [{"url": u, "source": source, **status.get(u, none)}
+            for source, urls in (("config", store.config.relays), ("follow", list(dict.fromkeys(hints))))
+            for u in urls]  # fmt: skip
 
 
 def publish(store: Store, dataset_id: str, *, with_snapshot: bool = False) -> dict[str, Any]:

@@ -19,6 +19,8 @@ from engine.store import Store
 from kobold_tui.screens.text_prompt import TextPromptScreen
 from kobold_tui.widgets.sync_line import SyncLine
 from sync import replication, state
+from sync.session import relay_urls
+from sync.worker import SyncStatus
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,16 @@ class SyncScreen(Screen[None]):
         self.title = "Sync"
         self.sub_title = "relays and replication"
         self.refresh_overview()
+        signal = getattr(self.app, "sync_signal", None)
+        if signal is not None:
+            signal.subscribe(self, self._pass_done)
+
+    def _pass_done(self, status: SyncStatus) -> None:
+        if not status.busy:  # a pass ended: relay times, errors and followed datasets may have changed
+            self.refresh_overview()
+
+    def remote_changes(self, dataset_ids: set[str]) -> None:
+        self.refresh_overview()
 
     @work(thread=True, exclusive=True, group="sync-screen", exit_on_error=False)
     def refresh_overview(self) -> None:
@@ -111,13 +123,16 @@ class SyncScreen(Screen[None]):
         relays = self.query_one("#relays", DataTable)
         relays.clear()
         for r in event.overview.relays:
-            relays.add_row(r["url"], _when(r["last_ok"]), r["last_error"] or "", key=r["url"])
+            url = r["url"] if r["source"] == "config" else f"{r['url']} (from a followed address)"
+            relays.add_row(url, _when(r["last_ok"]), r["last_error"] or "", key=r["url"])
         table = self.query_one("#replicated", DataTable)
         table.clear()
         for ds, name, visibility, how in event.overview.datasets:
             table.add_row(name, visibility, how, key=ds)
         if not event.overview.relays:
-            self._say("No relays yet: press a to add one (e.g. wss://relay.example.org).")
+            self._say(
+                "No relays yet: press a to add one (e.g. wss://relay.example.org), or f to follow an address."
+            )
 
     def on_sync_screen_done(self, event: Done) -> None:
         self._say(event.message)
@@ -138,7 +153,9 @@ class SyncScreen(Screen[None]):
             return
         self.post_message(self.Done(message or what))
         trigger = getattr(self.app, "action_sync_now", None)
-        if trigger is not None and self.store.config.relays:
+        with self.store.lock:
+            reachable = bool(relay_urls(self.store))  # configured relays or a followed address's hints
+        if trigger is not None and reachable:
             self.app.call_from_thread(trigger)
 
     def action_add_relay(self) -> None:
@@ -152,7 +169,11 @@ class SyncScreen(Screen[None]):
         table = self.query_one("#relays", DataTable)
         if not self.overview or not self.overview.relays:
             return
-        url = self.overview.relays[min(table.cursor_row, len(self.overview.relays) - 1)]["url"]
+        chosen = self.overview.relays[min(table.cursor_row, len(self.overview.relays) - 1)]
+        if chosen["source"] != "config":
+            self._say("That relay comes from a followed address, not from your relay list.")
+            return
+        url = chosen["url"]
         self._run(f"removed {url}", lambda: replication.remove_relay(self.store, url))
 
     def action_publish(self) -> None:

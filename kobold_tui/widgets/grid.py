@@ -296,8 +296,8 @@ class DataGrid(ScrollView, can_focus=True):
             view = self.scrollable_content_region.width - self.gutter_width
             if left < x:
                 x = left
-            elif right > x + view:
-                x = right - view
+            elif right > x + view and view > 0:  # no width yet (mid-layout): nothing to scroll into view
+                x = max(left, right - view) if right - left > view else right - view
         self.scroll_to(x, y, animate=False, immediate=True)
 
     def action_cursor_down(self) -> None:

@@ -63,6 +63,7 @@ async def test_remote_changes_appear_without_moving_the_cursor_or_breaking_an_ed
             )
             assert view.grid.cursor_row == 2 and view.grid.current_row is not None
             assert view.grid.current_row[0] == here[0]
+            assert view.grid.scroll_offset.x == 0  # the view did not jump sideways either
 
             await pilot.press("l", "e")  # an edit in progress when the next change lands
             assert view.edit_bar.editing
