@@ -62,7 +62,8 @@ def cmd_relay_add(store: Store, args: argparse.Namespace) -> int:
     if args.json:
         co.emit_json(data)
     else:
-        co.out.print(f"added {url} (serves {limits.max_limit} events per request)")
+        told = f"serves {limits.max_limit} events per request" if limits.limit_published else "publishes no limits"
+        co.out.print(f"added {url} ({told}); `kobold sync` uses it")
         if note:
             co.out.print(note)
     return 0
