@@ -12,7 +12,8 @@ from engine.identity import npub_to_hex, short_npub
 from engine.store import Store
 from kobold_tui import cli_output as co
 from sync import replication, state, tribe
-from sync.session import SyncReport, sync_once
+from sync.report import SyncReport
+from sync.session import sync_once
 
 
 def add_sync_commands(sub: Any, cmd: Any) -> None:
@@ -62,7 +63,11 @@ def cmd_relay_add(store: Store, args: argparse.Namespace) -> int:
     if args.json:
         co.emit_json(data)
     else:
-        told = f"serves {limits.max_limit} events per request" if limits.limit_published else "publishes no limits"
+        told = (
+            f"serves {limits.max_limit} events per request"
+            if limits.limit_published
+            else "publishes no limits"
+        )
         co.out.print(f"added {url} ({told}); `kobold sync` uses it")
         if note:
             co.out.print(note)

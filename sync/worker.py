@@ -17,7 +17,10 @@ from typing import TYPE_CHECKING
 from nostr_sdk import Client, Filter, NostrSdkError, RelayUrl, ReqTarget
 
 from sync import state
-from sync.session import CONNECT_TIMEOUT, SyncReport, relay_urls, sync_once, targets
+from sync.relay_pass import CONNECT_TIMEOUT
+from sync.report import SyncReport
+from sync.session import sync_once
+from sync.targets import relay_urls, targets
 
 if TYPE_CHECKING:
     from engine.store import Store

@@ -19,7 +19,7 @@ from engine.store import Store
 from kobold_tui.screens.text_prompt import TextPromptScreen
 from kobold_tui.widgets.sync_line import SyncLine
 from sync import replication, state
-from sync.session import relay_urls
+from sync.targets import relay_urls
 from sync.worker import SyncStatus
 
 

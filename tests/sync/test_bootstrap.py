@@ -8,7 +8,8 @@ from pathlib import Path
 from engine import csv_import, datasets, records, snapshot, state_hash
 from engine.store import Store
 from sync import replication
-from sync.session import SyncReport, sync_once
+from sync.report import SyncReport
+from sync.session import sync_once
 from tests.conftest import SEED_SCHEMA
 from tests.test_bundle import seed_csv
 

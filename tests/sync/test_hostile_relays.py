@@ -10,7 +10,8 @@ from engine import datasets, records, state_hash
 from engine.nostr_event import NostrEvent, sign_event
 from engine.store import Store
 from sync import replication, state
-from sync.session import SyncReport, sync_once
+from sync.report import SyncReport
+from sync.session import sync_once
 from tests.conftest import SEED_SCHEMA
 from tests.sync.relays import HostileRelay
 

@@ -8,7 +8,8 @@ from pathlib import Path
 from engine import datasets, forks, history, merge, proposals, records, state_hash
 from engine.store import Store
 from sync import replication
-from sync.session import SyncReport, sync_once
+from sync.report import SyncReport
+from sync.session import sync_once
 from tests.conftest import SEED_SCHEMA
 from tests.sync.relays import NostrRelayServer
 

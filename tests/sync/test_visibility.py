@@ -9,7 +9,8 @@ import pytest
 from engine import datasets, records, state_hash
 from engine.store import Store
 from sync import replication, state, tribe
-from sync.session import SyncReport, sync_once
+from sync.report import SyncReport
+from sync.session import sync_once
 from tests.conftest import SEED_SCHEMA
 from tests.sync.relays import NostrRelayServer
 
