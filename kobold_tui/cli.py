@@ -277,12 +277,23 @@ def cmd_id(store: Store, args: argparse.Namespace) -> int:
 
 
 def cmd_id_import(store: Store, args: argparse.Namespace) -> int:
+    from engine import key_protection
+
+    was_protected = key_protection.is_protected(store.home)
     ident = import_key(store.home, args.nsec, force=args.force)
+    unprotected = was_protected and not key_protection.is_protected(store.home)
+    note = (
+        "The new key is stored without a passphrase; run `kobold id protect` to add one."
+        if unprotected
+        else None
+    )
     store.identity = ident
     if args.json:
-        co.emit_json({"npub": ident.npub, "hex": ident.pubkey})
+        co.emit_json({"npub": ident.npub, "hex": ident.pubkey, "note": note})
     else:
         co.out.print(f"This store now signs as {ident.npub}")
+        if note:
+            co.err.print(f"[yellow]{note}[/]")
     return 0
 
 

@@ -111,3 +111,20 @@ def test_a_readable_plain_key_is_refused_and_a_readable_protected_one_warned_abo
     os.chmod(key_path(home2), 0o644)
     warning = key_protection.permission_warning(home2)
     assert warning is not None and "chmod 600" in warning
+
+
+def test_importing_a_key_over_a_protected_one_says_the_new_one_has_no_passphrase(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from engine.identity import Identity
+
+    home, _ = _protected(tmp_path)
+    monkeypatch.setenv(key_protection.ENV, "correct horse")
+    other = Identity.generate()
+    capsys.readouterr()
+    assert main(["id", "import", other.nsec, "--force", "--home", str(home), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["hex"] == other.pubkey and "kobold id protect" in out["note"]
+    assert not key_protection.is_protected(home)
