@@ -110,3 +110,49 @@ def test_verify_finds_a_strangers_event_in_a_dataset_without_roles(
     assert [
         p["event"] for p in maintenance.verify(store, seeds).problems if "not authorized" in p["reason"]
     ] == [ev.id]
+
+
+def _forge_signature(store: Store, event_id: str) -> None:
+    store.con.execute(
+        """UPDATE events SET raw = regexp_replace(raw, '"sig":"[0-9a-f]{128}"', '"sig":"' || repeat('7', 128) || '"')
+           WHERE id = ?""",
+        [event_id],
+    )
+
+
+def _event_of_kind(store: Store, ds: str, kind: int) -> str:
+    row = store.con.execute(
+        "SELECT id FROM events WHERE dataset_id = ? AND kind = ? ORDER BY clock LIMIT 1", [ds, kind]
+    ).fetchone()
+    assert row
+    return str(row[0])
+
+
+def test_a_forged_signature_is_reported_and_the_events_after_it_are_judged_on_their_own(
+    store: Store, seeds: str
+) -> None:
+    from engine.protocol import KIND_CHANGESET
+
+    _seed(store, seeds)
+    create = _event_of_kind(store, seeds, KIND_CHANGESET)
+    _forge_signature(store, create)
+    assert maintenance.verify(store, seeds).problems == [
+        {"event": create, "reason": "the signature does not verify against the author's key"}
+    ]
+
+
+def test_an_event_stored_before_its_parent_breaks_the_lineage_and_the_first_failed_check_is_named(
+    store: Store, seeds: str
+) -> None:
+    from engine.protocol import KIND_GENESIS, KIND_SCHEMA
+
+    _seed(store, seeds)
+    genesis, schema = _event_of_kind(store, seeds, KIND_GENESIS), _event_of_kind(store, seeds, KIND_SCHEMA)
+    store.con.execute("UPDATE events SET clock = 99 WHERE id = ?", [genesis])  # log order now puts it last
+    assert maintenance.verify(store, seeds).problems == [
+        {"event": schema, "reason": f"parent {genesis[:12]} is missing or not older"}
+    ]
+    _forge_signature(store, schema)  # the signature is checked before the lineage
+    assert maintenance.verify(store, seeds).problems == [
+        {"event": schema, "reason": "the signature does not verify against the author's key"}
+    ]
