@@ -40,6 +40,10 @@ def add_sync_commands(sub: Any, cmd: Any) -> None:
         sub, "sync", cmd_sync, "push the outbox and pull followed datasets; keeps following unless --once"
     )
     p.add_argument("--once", action="store_true", help="one pass, print what moved, exit")
+    p.add_argument(
+        "--full-history", action="store_true",
+        help="also fetch the history before the snapshot a dataset started from (with --once)",
+    )  # fmt: skip
     p.add_argument("--interval", type=float, default=20.0, help="seconds between passes without live events")
 
     p = sub.add_parser("member", help="members of a tribe-read dataset (they receive its key)")
@@ -115,7 +119,9 @@ def cmd_follow(store: Store, args: argparse.Namespace) -> int:
 
 def cmd_sync(store: Store, args: argparse.Namespace) -> int:
     if args.once:
-        report = asyncio.run(sync_once(store, progress=None if args.json else _say))
+        report = asyncio.run(
+            sync_once(store, progress=None if args.json else _say, full_history=args.full_history)
+        )
         _print_report(report, args.json)
         return 0 if report.relays_ok or (not store.config.relays and not state.follows(store)) else 3
     from sync.worker import SyncStatus, SyncWorker

@@ -98,7 +98,15 @@ def _d_filter(ds: str, kinds: Iterable[int], **extra: Any) -> dict[str, Any]:
 
 
 class RelayPass:
-    def __init__(self, store: Store, link: Link, report: SyncReport, progress: Progress | None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        link: Link,
+        report: SyncReport,
+        progress: Progress | None,
+        full_history: bool = False,
+    ) -> None:
+        self.full_history = full_history
         self.store, self.link, self.report = store, link, report
         self.url = link.url
         self.tick = progress or (lambda message: None)
@@ -231,7 +239,9 @@ class RelayPass:
 
     def history_since(self, ds: str) -> int | None:
         """For a dataset bootstrapped from a snapshot: fetch only what came after it (an hour's slack for
-        clocks). The history before it stays on the relays until asked for."""
+        clocks). The history before it stays on the relays until asked for (`full_history`)."""
+        if self.full_history:
+            return None
         with self.store.lock:
             base = snapshot.base_of(self.store, ds)
             if base is None:

@@ -23,9 +23,14 @@ if TYPE_CHECKING:
 
 
 async def sync_once(
-    store: Store, relays: list[str] | None = None, progress: Progress | None = None
+    store: Store,
+    relays: list[str] | None = None,
+    progress: Progress | None = None,
+    *,
+    full_history: bool = False,
 ) -> SyncReport:
-    """Push and pull every replicated dataset through every relay once."""
+    """Push and pull every replicated dataset through every relay once. `full_history` also fetches the history
+    before the snapshot a dataset was bootstrapped from (otherwise left on the relays)."""
     report = SyncReport()
     urls = relays if relays is not None else relay_urls(store)
     if not urls:
@@ -38,7 +43,9 @@ async def sync_once(
         with store.lock:
             for url, reason in report.relays_failed.items():
                 state.note_relay(store, url, reason)
-        await asyncio.gather(*(RelayPass(store, link, report, progress).run() for link in links))
+        await asyncio.gather(
+            *(RelayPass(store, link, report, progress, full_history).run() for link in links)
+        )
     finally:
         for link in links:
             await link.socket.close()

@@ -51,6 +51,13 @@ def test_a_new_follower_bootstraps_from_the_newest_snapshot(
     assert sync(bob).received == 1
     assert state_hash.state_hash(bob, ds) == state_hash.state_hash(alice, ds)
 
+    # The history before the snapshot, when asked for: complete, and the same state.
+    asyncio.run(sync_once(bob, full_history=True))
+    assert snapshot.history_status(bob, ds) == "complete"
+    assert state_hash.state_hash(bob, ds) == state_hash.state_hash(alice, ds)
+    count = "SELECT count(*) FROM events WHERE dataset_id = ?"
+    assert bob.con.execute(count, [ds]).fetchone() == alice.con.execute(count, [ds]).fetchone()
+
 
 def test_a_follower_bootstrapped_from_a_snapshot_knows_who_may_write(
     alice: Store, bob: Store, carol: Store, local_relay: str
