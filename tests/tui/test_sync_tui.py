@@ -105,3 +105,25 @@ async def test_sync_screen_adds_a_relay_and_publishes(tmp_path: Path, local_rela
             await wait_until(app, pilot, lambda: app.sync_status is not None and app.sync_status.outbox == 0
                              and not app.sync_status.busy, "the outbox to drain")  # fmt: skip
             app.sync_worker.stop()
+
+
+async def test_sync_screen_follows_an_address_and_removes_a_relay(tmp_path: Path, local_relay: str) -> None:
+    with Store.open(tmp_path / "alice") as alice, Store.open(tmp_path / "bob") as bob:
+        ds = await shared_demo(alice, local_relay)
+        address = replication.share_address(alice, ds) or ""
+        replication.add_relay(bob, "ws://127.0.0.1:9")  # a relay bob no longer wants
+        app = KoboldApp(bob, save_theme=False)
+        async with app.run_test(size=(120, 30)) as pilot:
+            await settle(app, pilot)
+            await pilot.press("s")
+            screen = app.screen
+            assert isinstance(screen, SyncScreen)
+            await wait_until(app, pilot, lambda: screen.overview is not None, "the overview")
+            await pilot.press("d")
+            await wait_until(app, pilot, lambda: bob.config.relays == [], "the relay to be removed")
+            await pilot.press("f", *address, "enter")
+            await wait_until(app, pilot, lambda: any(d[0] == ds and d[1] == "Community Seed Catalog"
+                                                     for d in (screen.overview.datasets if screen.overview else [])),
+                             "the followed dataset to arrive")  # fmt: skip
+            assert app.sync_worker is not None
+            app.sync_worker.stop()

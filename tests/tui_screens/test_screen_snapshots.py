@@ -75,3 +75,19 @@ def test_schema_editor_looks_right(snap_compare: Any, fixed_store: Store, fixed_
 
     app = ScreenHost(lambda: SchemaEditorScreen(fixed_store, fixed_ds))
     assert snap_compare(app, terminal_size=SIZE, run_before=on_formula)
+
+
+def test_sync_screen_looks_right(snap_compare: Any, fixed_store: Store, fixed_ds: str) -> None:
+    from kobold_tui.screens.sync import SyncScreen
+    from sync import replication, state
+
+    fixed_store.config.relays.append("wss://relay.example.org")
+    replication.publish(fixed_store, fixed_ds)
+    state.note_relay(fixed_store, "wss://relay.example.org", "cannot connect: [Errno 111] Connection refused")
+    app = ScreenHost(lambda: SyncScreen(fixed_store))
+
+    async def loaded(pilot: Pilot[Any]) -> None:
+        await wait_until(pilot.app, pilot, lambda: getattr(pilot.app.screen, "overview", None) is not None,
+                         "the relay overview")  # fmt: skip
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=loaded)
