@@ -91,3 +91,31 @@ def test_sync_screen_looks_right(snap_compare: Any, fixed_store: Store, fixed_ds
                          "the relay overview")  # fmt: skip
 
     assert snap_compare(app, terminal_size=SIZE, run_before=loaded)
+
+
+def test_members_and_roles_screen_looks_right(
+    snap_compare: Any, fixed_store: Store, fixed_ds: str, monkeypatch: Any
+) -> None:
+    import time
+
+    from engine import datasets, names, roles
+
+    monkeypatch.setenv("TZ", "UTC")  # the "reads since" date is shown in local time
+    time.tzset()
+    from kobold_tui.screens.roles import RolesScreen
+    from sync import tribe
+
+    friend = "ab" * 32
+    names.add_to_tribe(fixed_store, "garden", friend, "Ana")
+    roles.grant(fixed_store, fixed_ds, [friend], "contributor", ["SeedVariety"])
+    datasets.update_manifest(fixed_store, fixed_ds, visibility="tribe")
+    tribe.add_member(fixed_store, fixed_ds, friend)
+    fixed_store.con.execute("UPDATE tribe_members SET added_at = 1790000000")
+    app = ScreenHost(lambda: RolesScreen(fixed_store, fixed_ds))
+
+    async def loaded(pilot: Pilot[Any]) -> None:
+        await wait_until(
+            pilot.app, pilot, lambda: bool(getattr(pilot.app.screen, "readers", None)), "the readers"
+        )
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=loaded)
