@@ -7,7 +7,6 @@ else the author's profile name, else a short npub. Nothing here is signed or lea
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -25,13 +24,13 @@ CREATE TABLE IF NOT EXISTS profiles (pubkey VARCHAR PRIMARY KEY, name VARCHAR NO
 """
 MAX_NAME = 64
 
-# Per open store: pubkey -> shown name, dropped whenever a tribe or profile changes. History views ask for
-# thousands of names; one query per store beats one per row.
-_cache: weakref.WeakKeyDictionary[Store, dict[str, str]] = weakref.WeakKeyDictionary()
+# Per open store (`store.memo`): pubkey -> shown name, dropped whenever a tribe or profile changes. History views
+# ask for thousands of names; one query per store beats one per row.
+_MEMO = ("names", "")
 
 
 def ensure_tables(store: Store) -> None:
-    store.con.execute(DDL)
+    store.prepare("names", DDL)
 
 
 def npub(pubkey: str) -> str:
@@ -39,7 +38,7 @@ def npub(pubkey: str) -> str:
 
 
 def _known(store: Store) -> dict[str, str]:
-    known = _cache.get(store)
+    known: dict[str, str] | None = store.memo.get(_MEMO)
     if known is None:
         ensure_tables(store)
         known = {}
@@ -50,13 +49,13 @@ def _known(store: Store) -> dict[str, str]:
             "SELECT pubkey, petname FROM tribes ORDER BY tribe DESC, petname DESC"
         ).fetchall():
             known[pubkey] = petname
-        _cache[store] = known
+        store.memo[_MEMO] = known
     return known
 
 
 def forget(store: Store) -> None:
     """Drop the cached names (after a tribe or profile changed)."""
-    _cache.pop(store, None)
+    store.memo.pop(_MEMO, None)
 
 
 def display_name(store: Store, pubkey: str) -> str:

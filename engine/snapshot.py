@@ -38,16 +38,13 @@ CREATE TABLE IF NOT EXISTS snapshot_events (
     snapshot_id VARCHAR NOT NULL, dataset_id VARCHAR NOT NULL, part INTEGER NOT NULL, event_id VARCHAR NOT NULL,
     raw VARCHAR NOT NULL
 );
+-- added with permissions: the role state at the snapshot's heads (older stores lack the column)
+ALTER TABLE history_base ADD COLUMN IF NOT EXISTS roles JSON;
 """
 
 
 def ensure_tables(store: Store) -> None:
-    if "snapshot" in store.prepared:  # once per open store: DDL costs a millisecond on every local write
-        return
-    store.con.execute(DDL)
-    # Added with permissions: the role state at the snapshot's heads (older stores lack the column).
-    store.con.execute("ALTER TABLE history_base ADD COLUMN IF NOT EXISTS roles JSON")
-    store.prepared.add("snapshot")
+    store.prepare("snapshot", DDL)
 
 
 @dataclass(frozen=True)

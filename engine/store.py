@@ -68,6 +68,12 @@ class Store:
             cached = self._definitions[dataset_id] = [json.loads(r[0]) for r in rows]
         return cached
 
+    def prepare(self, group: str, ddl: str) -> None:
+        """Run a layer's `CREATE … IF NOT EXISTS` DDL once per open store (DDL costs a millisecond a call)."""
+        if group not in self.prepared:
+            self.con.execute(ddl)
+            self.prepared.add(group)
+
     def forget_definitions(self, dataset_id: str | None = None) -> None:
         if dataset_id is None:
             self._definitions.clear()

@@ -57,9 +57,7 @@ class SyncError(KoboldError):
 
 
 def ensure_tables(store: Store) -> None:
-    if "sync" not in store.prepared:
-        store.con.execute(DDL)
-        store.prepared.add("sync")
+    store.prepare("sync", DDL)
 
 
 def replicated(store: Store) -> list[tuple[str, str]]:
