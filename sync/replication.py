@@ -17,9 +17,11 @@ SEAL_OVERHEAD = 1.4  # a sealed event is base64 of the inner JSON plus an envelo
 
 
 def check_url(url: str) -> str:
+    given = url
     url = url.strip().rstrip("/")
-    if not url.startswith(("ws://", "wss://")) or len(url) < 8:
-        raise SyncError(f"{url!r} is not a relay address; relays look like wss://relay.example.org")
+    host = url.split("://", 1)[1] if "://" in url else ""
+    if not url.startswith(("ws://", "wss://")) or not host or any(c.isspace() for c in url):
+        raise SyncError(f"{given!r} is not a relay address; relays look like wss://relay.example.org")
     return url
 
 
