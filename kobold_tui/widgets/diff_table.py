@@ -18,8 +18,9 @@ from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
+
+from kobold_tui.widgets.cell_cursor import CellCursorView
 
 MEASURED_ROWS = 200  # column widths fit the header and the first rows, as a DataTable holding them would
 PADDING = 1  # blank cells on each side of a cell
@@ -32,7 +33,7 @@ def _fit(text: str, width: int) -> str:
     return set_cell_size(text, width)
 
 
-class DiffTable(ScrollView, can_focus=True):
+class DiffTable(CellCursorView, can_focus=True):
     """Rows of `Text` cells under a header, with a cell cursor; rows come from the owner's `cells` callback."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -118,10 +119,6 @@ class DiffTable(ScrollView, can_focus=True):
 
     # painting ---------------------------------------------------------------------------------------------
 
-    @property
-    def page_height(self) -> int:
-        return max(self.scrollable_content_region.height - 1, 1)
-
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         width = self.scrollable_content_region.width
@@ -165,56 +162,21 @@ class DiffTable(ScrollView, can_focus=True):
             self.cursor_row = max(0, min(row, self.row_count - 1))
         if column is not None:
             self.cursor_column = max(0, min(column, len(self.labels) - 1))
-        self._scroll_to_cursor()
+        self.scroll_to_cursor()
         self.refresh()
 
-    def _scroll_to_cursor(self) -> None:
-        height = self.page_height
-        y = self.scroll_offset.y
-        if self.cursor_row < y:
-            y = self.cursor_row
-        elif self.cursor_row >= y + height:
-            y = self.cursor_row - height + 1
-        x = self.scroll_offset.x
-        if self.widths:
-            left = sum(w + 2 * PADDING for w in self.widths[: self.cursor_column])
-            right = left + self.widths[self.cursor_column] + 2 * PADDING
-            view = self.scrollable_content_region.width
-            if left < x:
-                x = left
-            elif right > x + view:
-                x = right - view
-        self.scroll_to(x, y, animate=False, immediate=True)
+    def cursor_cell(self) -> tuple[int, int]:
+        return self.cursor_row, self.cursor_column
 
-    def action_cursor_up(self) -> None:
-        self.move_cursor(row=self.cursor_row - 1)
+    def column_count(self) -> int:
+        return len(self.widths)
 
-    def action_cursor_down(self) -> None:
-        self.move_cursor(row=self.cursor_row + 1)
+    def column_span(self, index: int) -> tuple[int, int]:
+        left = sum(w + 2 * PADDING for w in self.widths[:index])
+        return left, left + self.widths[index] + 2 * PADDING
 
-    def action_cursor_left(self) -> None:
-        self.move_cursor(column=self.cursor_column - 1)
-
-    def action_cursor_right(self) -> None:
-        self.move_cursor(column=self.cursor_column + 1)
-
-    def action_page_up(self) -> None:
-        self.move_cursor(row=self.cursor_row - self.page_height)
-
-    def action_page_down(self) -> None:
-        self.move_cursor(row=self.cursor_row + self.page_height)
-
-    def action_top(self) -> None:
-        self.move_cursor(row=0)
-
-    def action_bottom(self) -> None:
-        self.move_cursor(row=self.row_count - 1)
-
-    def action_first_column(self) -> None:
-        self.move_cursor(column=0)
-
-    def action_last_column(self) -> None:
-        self.move_cursor(column=len(self.labels) - 1)
+    def go(self, row: int | None = None, col: int | None = None) -> None:
+        self.move_cursor(row=row, column=col)
 
     # mouse ------------------------------------------------------------------------------------------------
 

@@ -22,10 +22,10 @@ from textual import events
 from textual.binding import BindingType
 from textual.geometry import Region, Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from kobold_tui import commands
+from kobold_tui.widgets.cell_cursor import CellCursorView
 from kobold_tui.widgets.page_cache import PageCache, Row
 
 _WIDTHS = {
@@ -106,7 +106,7 @@ def fit(text: str, width: int, right: bool = False) -> str:
     return text.rjust(width) if right else text.ljust(width)
 
 
-class DataGrid(ScrollView, can_focus=True):
+class DataGrid(CellCursorView, can_focus=True):
     """Rows of one resource view. `row_count` is the number of matching rows; `cache` serves them."""
 
     BINDINGS: ClassVar[list[BindingType]] = commands.bindings("grid")
@@ -166,10 +166,6 @@ class DataGrid(ScrollView, can_focus=True):
     def _update_size(self) -> None:
         width = self.gutter_width + self._column_x(len(self.columns))
         self.virtual_size = Size(width, self.row_count + 1)
-
-    @property
-    def page_height(self) -> int:
-        return max(self.scrollable_content_region.height - 1, 1)
 
     def set_row_count(self, count: int) -> None:
         self.row_count = count
@@ -278,57 +274,25 @@ class DataGrid(ScrollView, can_focus=True):
             self.cursor_row = max(0, min(row, self.row_count - 1))
         if col is not None:
             self.cursor_col = max(0, min(col, len(self.columns) - 1))
-        self._scroll_to_cursor()
+        self.scroll_to_cursor()
         self.refresh()
         self.post_message(self.CursorMoved(self))
 
-    def _scroll_to_cursor(self) -> None:
-        height = self.page_height
-        y = self.scroll_offset.y
-        if self.cursor_row < y:
-            y = self.cursor_row
-        elif self.cursor_row >= y + height:
-            y = self.cursor_row - height + 1
-        x = self.scroll_offset.x
-        if self.columns:
-            left = self._column_x(self.cursor_col)
-            right = left + self.columns[self.cursor_col].width
-            view = self.scrollable_content_region.width - self.gutter_width
-            if left < x:
-                x = left
-            elif right > x + view and view > 0:  # no width yet (mid-layout): nothing to scroll into view
-                x = max(left, right - view) if right - left > view else right - view
-        self.scroll_to(x, y, animate=False, immediate=True)
+    def cursor_cell(self) -> tuple[int, int]:
+        return self.cursor_row, self.cursor_col
 
-    def action_cursor_down(self) -> None:
-        self.move_to(row=self.cursor_row + 1)
+    def column_count(self) -> int:
+        return len(self.columns)
 
-    def action_cursor_up(self) -> None:
-        self.move_to(row=self.cursor_row - 1)
+    def column_span(self, index: int) -> tuple[int, int]:
+        left = self._column_x(index)
+        return left, left + self.columns[index].width
 
-    def action_cursor_left(self) -> None:
-        self.move_to(col=self.cursor_col - 1)
+    def gutter_cells(self) -> int:
+        return self.gutter_width
 
-    def action_cursor_right(self) -> None:
-        self.move_to(col=self.cursor_col + 1)
-
-    def action_page_down(self) -> None:
-        self.move_to(row=self.cursor_row + self.page_height)
-
-    def action_page_up(self) -> None:
-        self.move_to(row=self.cursor_row - self.page_height)
-
-    def action_top(self) -> None:
-        self.move_to(row=0)
-
-    def action_bottom(self) -> None:
-        self.move_to(row=self.row_count - 1)
-
-    def action_first_column(self) -> None:
-        self.move_to(col=0)
-
-    def action_last_column(self) -> None:
-        self.move_to(col=len(self.columns) - 1)
+    def go(self, row: int | None = None, col: int | None = None) -> None:
+        self.move_to(row=row, col=col)
 
     def cell_region(self) -> Region:
         """Where the cursor cell is on screen, relative to the grid."""
