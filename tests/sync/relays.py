@@ -99,7 +99,8 @@ max_limit: 6000
         import sqlite3
 
         try:
-            with sqlite3.connect(self.db, timeout=1) as con:
+            # read-only, so the poll never holds a lock the relay's writes would wait for
+            with sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=0.2) as con:
                 return int(con.execute("SELECT count(*) FROM events").fetchone()[0])
         except sqlite3.Error:
             return 0

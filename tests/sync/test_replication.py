@@ -131,7 +131,9 @@ def test_a_relay_killed_mid_sync_costs_nothing(tmp_path: Path, alice: Store, bob
         ds = datasets.create_dataset(alice, "Seeds", visibility="public")
         datasets.apply_schema(alice, ds, [SEED_SCHEMA])
         alice.config.max_event_bytes = 2048  # many small events, so the kill lands mid-push
-        for i in range(40):
+        for i in range(
+            80
+        ):  # ~1,600 events: the push lasts seconds, so the kill lands in it even on a loaded machine
             records.apply_changes(alice, ds, [records.Change("create", "SeedVariety", None, {
                 "species": f"S{i}-{j}", "variety_name": f"V{j}"}) for j in range(20)])  # fmt: skip
         replication.add_relay(alice, server.url)
