@@ -10,10 +10,13 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import orjson
-from coincurve import PrivateKey, PublicKeyXOnly
+from coincurve import PublicKeyXOnly
+from coincurve._libsecp256k1 import ffi, lib
+from coincurve.context import GLOBAL_CONTEXT
 
 from engine.errors import EventRejected
 
@@ -121,13 +124,60 @@ class NostrEvent:
             raise EventRejected("the signature does not verify against the author's key")
 
 
+class Signer:
+    """One secret key, ready to sign: its libsecp256k1 key pair is built once, not per signature.
+
+    coincurve's `sign_schnorr` rebuilds the key pair twice and verifies each signature it makes (~120 µs of
+    the ~170 µs a signature cost); a bulk import signs 10k events. Nothing signed here is trusted on that
+    account: `verify` and every receiver check each signature.
+    """
+
+    def __init__(self, secret: bytes) -> None:
+        self._keypair = ffi.new("secp256k1_keypair *")
+        if not lib.secp256k1_keypair_create(GLOBAL_CONTEXT.ctx, self._keypair, secret):
+            raise ValueError("the secret key is not a valid secp256k1 key")
+        self.pubkey = PublicKeyXOnly.from_secret(secret).format().hex()
+        self._prefix = f'[0,"{self.pubkey}",'
+
+    def sign_id(self, event_id: str) -> str:
+        """The BIP-340 signature of an event id (random auxiliary data, as BIP-340 advises)."""
+        sig = ffi.new("unsigned char[64]")
+        if not lib.secp256k1_schnorrsig_sign32(
+            GLOBAL_CONTEXT.ctx, sig, bytes.fromhex(event_id), self._keypair, os.urandom(32)
+        ):
+            raise ValueError("signing failed")
+        return bytes(ffi.buffer(sig, 64)).hex()
+
+    def sign(self, created_at: int, kind: int, tags: tuple[Tag, ...], content: str) -> NostrEvent:
+        event_id = compute_id(self.pubkey, created_at, kind, tags, content)
+        return NostrEvent(event_id, self.pubkey, created_at, kind, tags, content, self.sign_id(event_id))
+
+    def sign_escaped(
+        self, created_at: int, kind: int, tags: tuple[Tag, ...], escaped: bytes
+    ) -> tuple[str, str]:
+        """(id, signature) of an event whose content is given as its JSON string literal in UTF-8, quotes included.
+
+        Bulk writers get that literal from DuckDB's `to_json`, which escapes like NIP-01 except for the case of
+        hex digits in `\\u00XX` escapes of control characters; a literal holding any `\\u00` is re-escaped here.
+        """
+        if b"\\u00" in escaped:
+            escaped = json.dumps(json.loads(escaped), ensure_ascii=False).encode()
+        head = f"{self._prefix}{created_at},{kind},{json.dumps([list(t) for t in tags], separators=(',', ':'), ensure_ascii=False)},"
+        digest = hashlib.sha256(head.encode())
+        digest.update(escaped)
+        digest.update(b"]")
+        event_id = digest.hexdigest()
+        return event_id, self.sign_id(event_id)
+
+
+@lru_cache(maxsize=8)
+def signer(secret: bytes) -> Signer:
+    return Signer(secret)
+
+
 def sign_event(secret: bytes, created_at: int, kind: int, tags: tuple[Tag, ...], content: str) -> NostrEvent:
-    """Build and sign an event with a BIP-340 Schnorr signature (random auxiliary data, as BIP-340 advises)."""
-    key = PrivateKey(secret)
-    pubkey = PublicKeyXOnly.from_secret(secret).format().hex()
-    event_id = compute_id(pubkey, created_at, kind, tags, content)
-    sig = key.sign_schnorr(bytes.fromhex(event_id), aux_randomness=os.urandom(32)).hex()
-    return NostrEvent(event_id, pubkey, created_at, kind, tags, content, sig)
+    """Build and sign an event with a BIP-340 Schnorr signature."""
+    return signer(secret).sign(created_at, kind, tags, content)
 
 
 def public_key_hex(secret: bytes) -> str:

@@ -92,3 +92,27 @@ def test_protocol_vectors_give_exact_ids_and_verifiable_signatures() -> None:
         ), v["name"]
         NostrEvent.from_dict(v["event"]).verify()
         assert Event.from_json(json.dumps(v["event"])).verify(), v["name"]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"v":1,"ops":[{"o":"create","f":{"a":"x\\ny \\"q\\" \\\\ é ✓"}}]}',
+        "control \x00\x0b\x1f and DEL \x7f",  # DuckDB writes these escapes in upper case; NIP-01 in lower
+        "a literal backslash-u: \\u00e9 and \\\\u0041",
+        "\u2028\u2029 emoji 😀 and /slashes/",
+        "",
+    ],
+)
+def test_bulk_signing_from_duckdb_escaped_content_gives_the_canonical_id(content: str) -> None:
+    import duckdb
+
+    from engine.nostr_event import signer
+
+    escaped = duckdb.connect().execute("SELECT encode(to_json(?::VARCHAR))", [content]).fetchone()[0]
+    tags = (("D", "ab" * 16), ("c", "7"), ("e", "cd" * 32, "", "parent"))
+    event_id, sig = signer(SECRET).sign_escaped(1_700_000_000, 4872, tags, escaped)
+    assert event_id == compute_id(public_key_hex(SECRET), 1_700_000_000, 4872, tags, content)
+    ev = NostrEvent(event_id, public_key_hex(SECRET), 1_700_000_000, 4872, tags, content, sig)
+    ev.verify()
+    assert Event.from_json(ev.to_json()).verify()
