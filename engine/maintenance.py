@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import orjson
 
 from engine import computed, content, datasets, forks, projection, state_hash
@@ -103,6 +104,27 @@ class _StoredEvent:
 _READ_ERRORS = (EventRejected, orjson.JSONDecodeError, AttributeError)
 
 
+class _OpsOnly(msgspec.Struct):
+    """A changeset's content as far as `verify` needs it: the ops stay unparsed byte ranges, which is ~3x faster
+    than building them as Python objects (their shape was checked on arrival and the id check covers them)."""
+
+    ops: list[msgspec.Raw]
+
+
+_OPS_ONLY = msgspec.json.Decoder(_OpsOnly)
+
+
+def _op_count(text: str) -> int:
+    try:
+        return len(_OPS_ONLY.decode(text).ops)
+    except msgspec.ValidationError as exc:  # valid JSON of the wrong shape
+        raise EventRejected(
+            "the changeset has no ops" if "ops`" in str(exc) else "the content is not a JSON object"
+        ) from None
+    except msgspec.DecodeError:
+        raise EventRejected("the content is not a JSON object") from None
+
+
 def _reason(exc: Exception) -> str:
     return exc.reason if isinstance(exc, EventRejected) else "the content is not a JSON object"
 
@@ -169,11 +191,7 @@ def _read_event(row: tuple[str, str, int, list[str]], dataset_id: str) -> _Store
         return e
     try:
         if ev.kind in (KIND_CHANGESET, KIND_DECISION):
-            # The op index is checked against the events later; the ops' shape was checked on arrival.
-            ops = orjson.loads(ev.content).get("ops")
-            if not isinstance(ops, list):
-                raise EventRejected("the changeset has no ops")
-            e.ops = len(ops)
+            e.ops = _op_count(ev.content)  # checked against the op index later
         elif ev.kind in content.PARSERS:
             e.body = content.PARSERS[ev.kind](ev)
     except _READ_ERRORS as exc:
