@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+import orjson
 
-from engine import authorization, computed, datasets, writes
+from engine import arrow_text, authorization, computed, datasets, writes
 from engine.apply import Checked, update_heads
 from engine.errors import ImportFailed
 from engine.field_types import _FALSE, _TRUE
-from engine.nostr_event import NostrEvent, signer
-from engine.projection import canonical_value_sql, q, raw_event_sql, table_name
+from engine.nostr_event import NostrEvent, Tag, signer
+from engine.projection import canonical_value_sql, q, table_name
 from engine.protocol import KIND_CHANGESET
 from engine.schema import Resource
 
@@ -107,7 +108,7 @@ def import_csv(
     try:
         return _import_stage(store, dataset_id, res, path, report)
     finally:
-        for tmp in ("_stage", "_typed", "_ops", "_runs", "_signed"):
+        for tmp in ("_stage", "_typed", "_ops", "_placed", "_runs", "_signed"):
             con.execute(f"DROP TABLE IF EXISTS {tmp}")
 
 
@@ -179,27 +180,34 @@ def _import_stage(store: Store, dataset_id: str, res: Resource, path: Path, repo
         _check_ids(store, dataset_id, res, path)
     report("signing", 0, total)
     with store.transaction():
-        n_events = _pack_ops(store, dataset_id, res)
-        signed = _sign_runs(store, dataset_id, n_events)
+        _place_ops(store, dataset_id, res)
+        signed = _sign_and_log(store, dataset_id, res)
         report("writing", 0, total)
-        _insert_events(store, dataset_id, signed)
         update_heads(store, signed, fresh=True)
-        _insert_ops_and_rows(store, dataset_id, res)
+        _insert_ops_and_rows(store, dataset_id, res, signed)
     report("done", total, total)
     return total
 
 
-def _pack_ops(store: Store, dataset_id: str, res: Resource) -> int:
-    """Write each row's create op as JSON into `_ops` and group rows into runs that fit one event each.
+_CONTENT_HEAD = '{"v":1,"ops":['
+_CONTENT_TAIL = "]}"
+
+
+def _escape(text: str) -> str:
+    """`text` as it reads inside a JSON string, for texts (JSON themselves) without control characters."""
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _place_ops(store: Store, dataset_id: str, res: Resource) -> None:
+    """Write each row's create op as JSON and place it in a run that fits one event (`_placed`, `_runs`).
 
     Runs come from the running total of op sizes divided by (budget - largest op), so no run can overflow
     an event; this packs a little less tightly than a greedy loop but needs no per-row Python.
     """
     con = store.con
     obj = ", ".join(f"{_lit(f['key'])}: {canonical_value_sql(f, q(f['key']))}" for f in res.fields)
-    head = '{"o":"create","r":' + json.dumps(res.key) + ',"id":"'
     # Escaped size of the op text head + id + '","f":' + f + '}' (ids never hold quotes or backslashes).
-    fixed = writes.escaped_size(head) + writes.escaped_size('","f":}')
+    fixed = writes.escaped_size(_op_head(res)) + writes.escaped_size('","f":}')
     size = f"{fixed} + strlen(_id) + strlen(f) + (length(f) - length(replace(f, '\"', ''))) + (length(f) - length(replace(f, '\\', '')))"
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _ops AS
@@ -216,76 +224,114 @@ def _pack_ops(store: Store, dataset_id: str, res: Resource) -> int:
         )
     step = budget - largest - 1
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _runs AS
-            SELECT (row_number() OVER (ORDER BY run) - 1)::BIGINT AS seq, run, min(_pos) AS start,
-                   -- the content as its JSON string literal: escaped once, here, for both the id and the log
-                   to_json('{{"v":1,"ops":[' || string_agg({_lit(head)} || _id || '","f":' || f || '}}', ',' ORDER BY _pos)
-                   || ']}}')::VARCHAR AS escaped
-            FROM (SELECT _pos, _id, f, (sum(size + 1) OVER (ORDER BY _pos ROWS UNBOUNDED PRECEDING) // {step})::BIGINT AS run
-                  FROM _ops)
-            GROUP BY run"""
+        f"""CREATE OR REPLACE TEMP TABLE _placed AS
+            SELECT _pos, _id, f, run, lead(run) OVER (ORDER BY _pos) IS DISTINCT FROM run AS last FROM (
+                SELECT _pos, _id, f, (sum(size + 1) OVER (ORDER BY _pos ROWS UNBOUNDED PRECEDING) // {step})::BIGINT AS run
+                FROM _ops)"""
     )
-    row = con.execute("SELECT count(*) FROM _runs").fetchone()
-    return int(row[0]) if row else 0
-
-
-def _sign_runs(store: Store, dataset_id: str, n_events: int) -> list[Checked]:
-    """Sign the runs' contents as a chain of changesets on the dataset's heads."""
-    parents, clock = writes.heads(store, dataset_id)
-    now = store.now()
-    key = signer(store.identity.secret)
-    out: list[Checked] = []
-    cur = store.con.execute("SELECT encode(escaped) FROM _runs ORDER BY seq")  # bytes: no str round trip
-    while batch := cur.fetchmany(256):
-        for (escaped,) in batch:
-            tags = writes.envelope_tags(dataset_id, clock, parents)
-            event_id, sig = key.sign_escaped(now, KIND_CHANGESET, tags, escaped)
-            # The content stays in DuckDB (`_runs`); holding thousands of 32 KiB strings here too costs memory.
-            ev = NostrEvent(event_id, key.pubkey, now, KIND_CHANGESET, tags, "", sig)
-            out.append(Checked(ev, dataset_id, clock, parents, None))
-            parents, clock = [event_id], clock + 1
-    if len(out) != n_events:
-        raise ImportFailed("The import lost track of its events; nothing was imported. Please report this.")
-    return out
-
-
-def _insert_events(store: Store, dataset_id: str, signed: list[Checked]) -> None:
-    """Log rows for the signed runs; the content stays in DuckDB and the raw JSON is assembled there."""
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    store.con.execute(
-        """CREATE OR REPLACE TEMP TABLE _signed AS SELECT unnest(?::BIGINT[]) AS seq, unnest(?::VARCHAR[]) AS id,
-           unnest(?::VARCHAR[]) AS tags, unnest(?::VARCHAR[]) AS sig, unnest(?::BIGINT[]) AS clock,
-           unnest(?::VARCHAR[][]) AS parents""",
-        [
-            list(range(len(signed))), [c.event.id for c in signed],
-            [writes.dumps([list(t) for t in c.event.tags]) for c in signed], [c.event.sig for c in signed],
-            [c.clock for c in signed], [c.parents for c in signed],
-        ],
-    )  # fmt: skip
-    first = signed[0].event
-    raw = raw_event_sql(
-        "s.id", "$pubkey", "$created_at", "$kind", "s.tags", "r.escaped", "s.sig", escaped=True
-    )
-    store.con.execute(
-        f"""INSERT INTO events
-            SELECT s.id, $dataset, $kind, $pubkey, $created_at, s.clock, s.parents, {raw}, true, nextval('event_seq'), $now
-            FROM _signed s JOIN _runs r USING (seq) ORDER BY s.seq""",
-        {
-            "dataset": dataset_id,
-            "kind": first.kind,
-            "pubkey": first.pubkey,
-            "created_at": first.created_at,
-            "now": now,
-        },
+    con.execute("DROP TABLE _ops")
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _runs AS
+           SELECT (row_number() OVER (ORDER BY run) - 1)::BIGINT AS seq, run, min(_pos) AS start, count(*) AS n
+           FROM _placed GROUP BY run"""
     )
 
 
-def _insert_ops_and_rows(store: Store, dataset_id: str, res: Resource) -> None:
+def _op_head(res: Resource) -> str:
+    return '{"o":"create","r":' + json.dumps(res.key) + ',"id":"'
+
+
+def _sign_and_log(store: Store, dataset_id: str, res: Resource) -> list[Checked]:
+    """Sign the runs as a chain of changesets on the dataset's heads and append them to the log.
+
+    DuckDB writes each op already escaped for the event's JSON, followed by a comma unless it ends its run; the
+    ops arrive as Arrow buffers, where a run's ops are one contiguous byte range: an event's content literal is
+    that range between the escaped head and tail, hashed and copied once, never parsed or escaped in Python.
+    """
     con = store.con
+    sizes = [int(r[0]) for r in con.execute("SELECT n FROM _runs ORDER BY seq").fetchall()]
+    con.complete()
+    ops = con.sql(
+        f"""SELECT replace(replace({_lit(_op_head(res))} || _id || '","f":' || f || '}}', '\\', '\\\\'), '"', '\\"')
+                   || CASE WHEN last THEN '' ELSE ',' END
+            FROM _placed ORDER BY _pos"""
+    ).to_arrow_table()
+    parents, clock = writes.heads(store, dataset_id)
+    now, key = store.now(), signer(store.identity.secret)
+    before = ('"' + _escape(_CONTENT_HEAD)).encode()
+    after = (_escape(_CONTENT_TAIL) + '"').encode()
+    signed: list[Checked] = []
+    pending: list[tuple[str, int, list[str], bytes]] = []
+    for body in arrow_text.groups(ops.column(0).chunks, sizes):
+        escaped = before + body + after
+        tags = writes.envelope_tags(dataset_id, clock, parents)
+        event_id, sig = key.sign_escaped(now, KIND_CHANGESET, tags, escaped)
+        raw = _raw_event(event_id, key.pubkey, now, tags, escaped, sig)
+        pending.append((event_id, clock, parents, raw))
+        # The content itself goes to the log below; holding thousands of 32 KiB strings here too costs memory.
+        signed.append(Checked(NostrEvent(event_id, key.pubkey, now, KIND_CHANGESET, tags, "", sig),
+                              dataset_id, clock, parents, None))  # fmt: skip
+        parents, clock = [event_id], clock + 1
+        if len(pending) == 512:
+            _log(store, dataset_id, pending)
+    _log(store, dataset_id, pending)
+    del ops
+    if len(signed) != len(sizes):
+        raise ImportFailed("The import lost track of its events; nothing was imported. Please report this.")
+    return signed
+
+
+def _raw_event(
+    event_id: str, pubkey: str, created_at: int, tags: tuple[Tag, ...], escaped: bytes, sig: str
+) -> bytes:
+    """The signed event's JSON as the log stores it (engine/nostr_event.py `to_json`), content already escaped."""
+    return (
+        (
+            f'{{"id":"{event_id}","pubkey":"{pubkey}","created_at":{created_at},"kind":{KIND_CHANGESET},'
+            f'"tags":{writes.dumps([list(t) for t in tags])},"content":'
+        ).encode()
+        + escaped
+        + f',"sig":"{sig}"}}'.encode()
+    )
+
+
+def _log(store: Store, dataset_id: str, pending: list[tuple[str, int, list[str], bytes]]) -> None:
+    """Append signed events to the log, in chain order; `pending` is emptied."""
+    import pyarrow as pa
+
+    if not pending:
+        return
+    ids, clocks, parents, raws = zip(*pending, strict=True)
+    batch = pa.table({
+        "id": pa.array(ids, pa.string()), "clock": pa.array(clocks, pa.int64()),
+        "parents": pa.array(parents, pa.list_(pa.string())), "raw": pa.array(raws, pa.string()),
+    })  # fmt: skip
+    first = orjson.loads(raws[0])
+    store.con.register("_log_batch", batch)
+    try:
+        store.con.execute(
+            """INSERT INTO events SELECT id, ?, ?, ?, ?, clock, parents, raw, true, nextval('event_seq'), ?
+               FROM _log_batch ORDER BY clock""",
+            [dataset_id, KIND_CHANGESET, first["pubkey"], first["created_at"],
+             dt.datetime.now(dt.UTC).replace(tzinfo=None)],
+        )  # fmt: skip
+    finally:
+        store.con.unregister("_log_batch")
+    del batch  # now: building the next batch while this one lives was seen to cost 4x (allocator)
+    pending.clear()
+
+
+def _insert_ops_and_rows(store: Store, dataset_id: str, res: Resource, signed: list[Checked]) -> None:
+    con = store.con
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _signed AS SELECT unnest($1::VARCHAR[]) AS id, unnest($2::BIGINT[]) AS clock,
+           unnest(range(len($1::VARCHAR[]))) AS seq""",
+        [[c.event.id for c in signed], [c.clock for c in signed]],
+    )
     con.execute(
         """INSERT INTO record_ops
            SELECT ?, ?, o._id, s.id, s.clock, (o._pos - r.start)::INTEGER, 'create', o.f
-           FROM _ops o ASOF JOIN _runs r ON o._pos >= r.start JOIN _signed s USING (seq)""",
+           FROM _placed o JOIN _runs r USING (run) JOIN _signed s USING (seq)""",
         [dataset_id, res.key],
     )
     cols = ", ".join(["_id", *(q(f["key"]) for f in res.fields)])

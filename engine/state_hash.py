@@ -17,7 +17,7 @@ import hashlib
 import json
 from typing import TYPE_CHECKING
 
-from engine import datasets
+from engine import arrow_text, datasets
 from engine.projection import q, table_name
 from engine.schema import Resource, canonical_json
 
@@ -54,19 +54,10 @@ def _lines_hash(con: duckdb.DuckDBPyConnection, query: str) -> str:
 
     hashlib releases the GIL on large buffers and DuckDB while it computes, so `verify` can run this in a thread.
     """
-    import pyarrow as pa  # here, not at the top: it takes ~0.1 s to import and most commands never hash
-
     digest = hashlib.sha256()
     con.complete()  # a relation cannot start while an execute() result on this connection is unread
     for batch in con.sql(query).to_arrow_reader(1 << 16):
-        column = batch.column(0)
-        if column.type not in (pa.string(), pa.large_string()):
-            column = column.cast(pa.large_string())
-        if len(column) == 0:
-            continue
-        offsets = memoryview(column.buffers()[1]).cast("i" if column.type == pa.string() else "q")
-        start, end = offsets[column.offset], offsets[column.offset + len(column)]
-        digest.update(memoryview(column.buffers()[2])[start:end])
+        digest.update(arrow_text.concatenated(batch.column(0)))
     return digest.hexdigest()
 
 
