@@ -109,6 +109,7 @@ def apply_staged(store: Store, kept: Sequence[int], batch: Sequence[Checked]) ->
     Runs inside the caller's transaction, after the batch's other events went through `apply.apply_events`.
     """
     con = store.con
+    store.checkpoint_after_commit()
     con.execute("UPDATE _in_events SET keep = seq IN (SELECT unnest(?::BIGINT[]))", [list(kept)])
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     raw = projection.raw_event_sql("id", "pubkey", "created_at", "kind", "tags", "content", "sig")

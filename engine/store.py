@@ -39,6 +39,7 @@ class Store:
         self.identity: Identity = load_or_create(home)
         self.now: Callable[[], int] = lambda: int(time.time())
         self._depth = 0
+        self._checkpoint_on_commit = False
         # DuckDB connections are not safe to share between threads: a UI that runs engine calls in worker
         # threads holds this lock around each call (queries release the GIL, so the UI stays responsive).
         self.lock = threading.RLock()
@@ -146,6 +147,7 @@ class Store:
             yield self.con
         except BaseException:
             self._depth = 0
+            self._checkpoint_on_commit = False
             self.con.execute("ROLLBACK")
             self._definitions.clear()
             self.prepared.clear()  # tables created inside the transaction are gone
@@ -153,6 +155,18 @@ class Store:
             raise
         self._depth = 0
         self.con.execute("COMMIT")
+        if self._checkpoint_on_commit:
+            self._checkpoint_on_commit = False
+            self.con.execute("CHECKPOINT")
+
+    def checkpoint_after_commit(self) -> None:
+        """Checkpoint once the current transaction commits.
+
+        DuckDB 2.0 bug, reproduced at 1M rows: after a transaction that creates a table and bulk-inserts into it
+        from temp tables (a bundle import into a fresh store), every scan of that table sees no rows until the
+        next checkpoint. The bulk apply path asks for one; it costs ~1 s after a million rows, ms after a few.
+        """
+        self._checkpoint_on_commit = True
 
     def dataset_id(self, ref: str) -> str:
         """Resolve a dataset id, id prefix or unique name to its id."""

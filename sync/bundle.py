@@ -201,9 +201,6 @@ def import_bundle(store: Store, path: Path, progress: Progress | None = None) ->
         )
         with store.transaction():
             ingest._reject(store, result.report, "", dataset, reason, None)
-    # After a large import, DuckDB 2.0 was seen scanning the new projection rows as empty until the next write;
-    # a checkpoint makes the committed data visible to every reader at once.
-    store.con.execute("CHECKPOINT")
     exists = store.con.execute("SELECT 1 FROM datasets WHERE id = ?", [dataset]).fetchone()
     if exists:
         result.state_hash = state_hash.state_hash(store, dataset)
