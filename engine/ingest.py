@@ -67,8 +67,25 @@ class IngestReport:
         }
 
 
+@dataclass(frozen=True)
+class Prechecked:
+    """An event from outside whose `check_event` already ran (a bundle verifies each line as it is read, while a
+    thread decompresses the next ones): the checked event, or why it failed."""
+
+    item: NostrEvent | str | bytes
+    checked: Checked | None
+    reason: str = ""
+
+
+def precheck(item: NostrEvent | str | bytes, now: int) -> Prechecked:
+    try:
+        return Prechecked(item, check_event(item, now))
+    except EventRejected as exc:
+        return Prechecked(item, None, exc.reason)
+
+
 def ingest(
-    store: Store, items: Iterable[NostrEvent | str | bytes], *, dataset: str | None = None,
+    store: Store, items: Iterable[NostrEvent | str | bytes | Prechecked], *, dataset: str | None = None,
     progress: Progress | None = None,
 ) -> IngestReport:  # fmt: skip
     """Verify and apply events from outside; returns what happened to each.
@@ -84,11 +101,12 @@ def ingest(
     with store.transaction():
         snapshot.ensure_tables(store)
         items = list(items)
-        for n, item in enumerate(items):
+        for n, entry in enumerate(items):
             if n % 500 == 0:
                 tick("verifying", n, len(items))
+            item = entry.item if isinstance(entry, Prechecked) else entry
             try:
-                checked = check_event(item, now)
+                checked = _checked(entry, now)
                 if (
                     dataset is not None
                     and checked.dataset_id != dataset
@@ -125,6 +143,14 @@ def ingest(
                 _reject(store, report, c.event.id, c.dataset_id, reason, c.event)
         bulk_apply.drop_temp(store)
     return report
+
+
+def _checked(entry: NostrEvent | str | bytes | Prechecked, now: int) -> Checked:
+    if not isinstance(entry, Prechecked):
+        return check_event(entry, now)
+    if entry.checked is None:
+        raise EventRejected(entry.reason)
+    return entry.checked
 
 
 def _proposal_from(c: Checked, fork: str) -> bool:
