@@ -138,3 +138,32 @@ def test_a_file_that_is_not_a_bundle_gets_one_clear_sentence(tmp_path: Path) -> 
     (tmp_path / "x.csv").write_text("a,b\n")
     with Store.open(tmp_path / "h") as s, pytest.raises(bundle.BundleError, match="not a Kobold bundle"):
         bundle.import_bundle(s, tmp_path / "x.csv")
+
+
+def test_bundle_lines_split_across_chunks_and_overlong_lines_are_marked() -> None:
+    long = b"y" * (bundle.MAX_LINE + 10)
+    data = b"first\nsec" + b"ond\n" + long + b"\nthird\n\nlast"
+    chunks = [data[i : i + 300_000] for i in range(0, len(data), 300_000)]
+    lines = list(bundle._split_lines(iter(chunks)))
+    assert lines == [b"first", b"second", bundle._TOO_LONG, b"third", b"", b"last"]
+
+
+def test_a_bundle_of_two_gzip_members_or_with_trailing_junk_reads_fully(
+    owner: tuple[Path, str], tmp_path: Path
+) -> None:
+    home, ds = owner
+    with Store.open(home) as s:
+        bundle.export_bundle(s, ds, tmp_path / "full.kobold")
+        sent = state_hash.state_hash(s, ds)
+    lines = gzip.decompress((tmp_path / "full.kobold").read_bytes()).splitlines(keepends=True)
+    half = len(lines) // 2
+    (tmp_path / "two.kobold").write_bytes(
+        gzip.compress(b"".join(lines[:half])) + gzip.compress(b"".join(lines[half:]))
+    )
+    (tmp_path / "junk.kobold").write_bytes((tmp_path / "full.kobold").read_bytes() + b"not gzip at all")
+    with Store.open(tmp_path / "r1") as r:
+        result = bundle.import_bundle(r, tmp_path / "two.kobold")
+        assert not result.truncated and result.state_hash == sent and not result.report.rejected
+    with Store.open(tmp_path / "r2") as r:
+        result = bundle.import_bundle(r, tmp_path / "junk.kobold")
+        assert result.truncated and result.state_hash == sent
