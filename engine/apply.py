@@ -29,6 +29,10 @@ class Checked:
     clock: int
     parents: list[str]
     body: Any
+    raw: str | None = None  # the event's JSON as the log stores it, when the checks already built it
+
+    def raw_json(self) -> str:
+        return self.raw if self.raw is not None else self.event.to_json()
 
 
 def check_envelope(ev: NostrEvent) -> Checked:
@@ -122,7 +126,7 @@ def insert_event_rows(store: Store, batch: list[Checked]) -> None:
         [
             [c.event.id for c in batch], [c.dataset_id for c in batch], [c.event.kind for c in batch],
             [c.event.pubkey for c in batch], [c.event.created_at for c in batch], [c.clock for c in batch],
-            [c.parents for c in batch], [c.event.to_json() for c in batch], True, now,
+            [c.parents for c in batch], [c.raw_json() for c in batch], True, now,
         ],
     )  # fmt: skip
 

@@ -8,7 +8,6 @@ and gives the reason), writes the log rows and `record_ops`, and derives project
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -36,35 +35,35 @@ def stage(store: Store, batch: Sequence[Checked], groups: Sequence[int]) -> None
         """CREATE OR REPLACE TEMP TABLE _in_events AS SELECT unnest($1::BIGINT[]) AS seq,
            unnest($2::VARCHAR[]) AS id, unnest($3::VARCHAR[]) AS dataset_id, unnest($4::VARCHAR[]) AS pubkey,
            unnest($5::BIGINT[]) AS created_at, unnest($6::INTEGER[]) AS kind, unnest($7::BIGINT[]) AS clock,
-           unnest($8::VARCHAR[][]) AS parents, unnest($9::VARCHAR[]) AS tags, unnest($10::VARCHAR[]) AS sig,
-           unnest($11::VARCHAR[]) AS content, unnest($12::BIGINT[]) AS grp, true AS keep""",
+           unnest($8::VARCHAR[][]) AS parents, unnest($9::VARCHAR[]) AS raw, unnest($10::BIGINT[]) AS grp,
+           true AS keep""",
         [
             list(range(len(batch))), [c.event.id for c in batch], [c.dataset_id for c in batch],
             [c.event.pubkey for c in batch], [c.event.created_at for c in batch], [c.event.kind for c in batch],
-            [c.clock for c in batch], [c.parents for c in batch],
-            [json.dumps([list(t) for t in c.event.tags], separators=(",", ":"), ensure_ascii=False) for c in batch],
-            [c.event.sig for c in batch], [c.event.content for c in batch], list(groups),
+            [c.clock for c in batch], [c.parents for c in batch], [c.raw_json() for c in batch], list(groups),
         ],
     )  # fmt: skip
-    con.execute(
-        """ALTER TABLE _in_events ADD COLUMN shape_ok BOOLEAN;
-           UPDATE _in_events SET shape_ok = json_valid(content) AND json_type(content) = 'OBJECT'
-               AND coalesce(json_type(content, '$.ops'), '') = 'ARRAY' AND json_array_length(content, '$.ops') > 0
-               AND NOT regexp_matches(content, '"f"\\s*:\\s*null')"""
-    )
+    # One parse of each content: its ops, each op's parts as JSON and its field keys. `try` turns content that
+    # is not JSON, or not of this shape, into no ops, which marks the event below; Python then says why.
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _in_ops AS
-            SELECT seq, grp, (generate_subscripts(ops, 1) - 1)::INTEGER AS op_index, unnest(ops) AS op
-            FROM (SELECT seq, grp, json_transform(content, '{_OPS_SHAPE}').ops AS ops FROM _in_events WHERE shape_ok)"""
+            SELECT seq, grp, op_index, o_json, r_json, id_json, f, ks,
+                   CASE WHEN starts_with(o_json, '"') THEN o_json ->> '$' END AS o,
+                   CASE WHEN starts_with(r_json, '"') THEN r_json ->> '$' END AS r,
+                   CASE WHEN starts_with(id_json, '"') THEN id_json ->> '$' END AS record_id
+            FROM (SELECT seq, grp, op_index, op.o::VARCHAR AS o_json, op.r::VARCHAR AS r_json,
+                         op.id::VARCHAR AS id_json, op.f AS f, json_keys(op.f) AS ks
+                  FROM (SELECT seq, grp, (generate_subscripts(ops, 1) - 1)::INTEGER AS op_index, unnest(ops) AS op
+                        FROM (SELECT seq, grp, try(json_transform(raw ->> '$.content', '{_OPS_SHAPE}')).ops AS ops
+                              FROM _in_events)))"""
     )
+    # A changeset is well-shaped when it has ops (an object with a non-empty "ops" array) and no `"f": null`,
+    # which the transform cannot tell from a missing "f". The raw JSON is written by `ingest.check_event`, which
+    # escapes every quote of the content as \\", so the pattern is looked for there, without parsing again.
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE _in_ops AS
-           SELECT seq, grp, op_index, o_json, r_json, id_json, f,
-                  CASE WHEN starts_with(o_json, '"') THEN o_json ->> '$' END AS o,
-                  CASE WHEN starts_with(r_json, '"') THEN r_json ->> '$' END AS r,
-                  CASE WHEN starts_with(id_json, '"') THEN id_json ->> '$' END AS record_id
-           FROM (SELECT seq, grp, op_index, op.o::VARCHAR AS o_json, op.r::VARCHAR AS r_json,
-                        op.id::VARCHAR AS id_json, op.f AS f FROM _in_ops)"""
+        """ALTER TABLE _in_events ADD COLUMN shape_ok BOOLEAN;
+           UPDATE _in_events SET shape_ok = seq IN (SELECT DISTINCT seq FROM _in_ops)
+               AND NOT regexp_matches(raw, '\\\\"f\\\\"\\s*:\\s*null')"""
     )
 
 
@@ -76,8 +75,8 @@ def flag_suspects(store: Store, states: Sequence[SchemaState]) -> set[int]:
         OR NOT coalesce(regexp_full_match(r, '{_KEY}'), false)
         OR NOT coalesce(regexp_full_match(record_id, '{_RECORD_ID}'), false)
         OR (f IS NOT NULL AND json_type(f) <> 'OBJECT')
-        OR len(list_filter(coalesce(json_keys(f), []), lambda k: NOT regexp_full_match(k, '{_KEY}'))) > 0
-        OR (o IN ('delete', 'restore') AND len(coalesce(json_keys(f), [])) > 0)"""
+        OR len(list_filter(coalesce(ks, []), lambda k: NOT regexp_full_match(k, '{_KEY}'))) > 0
+        OR (o IN ('delete', 'restore') AND len(coalesce(ks, [])) > 0)"""
     bad = {r[0] for r in con.execute("SELECT seq FROM _in_events WHERE NOT shape_ok").fetchall()}
     bad |= {r[0] for r in con.execute(f"SELECT DISTINCT seq FROM _in_ops WHERE {shape_bad}").fetchall()}
     for grp, state in enumerate(states):
@@ -91,11 +90,11 @@ def flag_suspects(store: Store, states: Sequence[SchemaState]) -> set[int]:
             ).fetchall()
         }
         for key, entry in live.items():
-            values, cond = bad_op_sql(entry.definition, "f")
+            values, cond = bad_op_sql(entry.definition, "f", "ks")
             bad |= {
                 r[0]
                 for r in con.execute(
-                    f"""SELECT DISTINCT seq FROM (SELECT seq, f, {values} AS _v FROM _in_ops
+                    f"""SELECT DISTINCT seq FROM (SELECT seq, f, ks, {values} AS _v FROM _in_ops
                                                   WHERE grp = ? AND r = ? AND f IS NOT NULL) WHERE {cond}""",
                     [grp, key],
                 ).fetchall()
@@ -112,10 +111,9 @@ def apply_staged(store: Store, kept: Sequence[int], batch: Sequence[Checked]) ->
     store.checkpoint_after_commit()
     con.execute("UPDATE _in_events SET keep = seq IN (SELECT unnest(?::BIGINT[]))", [list(kept)])
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    raw = projection.raw_event_sql("id", "pubkey", "created_at", "kind", "tags", "content", "sig")
     con.execute(
-        f"""INSERT INTO events
-            SELECT id, dataset_id, kind, pubkey, created_at, clock, parents, {raw}, true, nextval('event_seq'), ?
+        """INSERT INTO events
+            SELECT id, dataset_id, kind, pubkey, created_at, clock, parents, raw, true, nextval('event_seq'), ?
             FROM _in_events WHERE keep ORDER BY clock, id""",
         [now],
     )
@@ -135,7 +133,7 @@ def apply_staged(store: Store, kept: Sequence[int], batch: Sequence[Checked]) ->
     con.execute(
         """INSERT INTO record_ops
            SELECT e.dataset_id, o.r, o.record_id, e.id, e.clock, o.op_index, o.o,
-                  CASE WHEN json_keys(o.f) <> [] THEN o.f::VARCHAR END
+                  CASE WHEN o.ks <> [] THEN o.f::VARCHAR END
            FROM _in_ops o JOIN _in_events e USING (seq) WHERE e.keep"""
     )
     pairs = con.execute("SELECT DISTINCT dataset_id, resource FROM _in_touched ORDER BY ALL").fetchall()

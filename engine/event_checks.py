@@ -187,15 +187,16 @@ def value_ok_sql(field: dict[str, Any], v: str) -> str:
     return "false"
 
 
-def bad_op_sql(definition: dict[str, Any], f: str) -> tuple[str, str]:
-    """(SQL list of the live fields' JSON values out of the op's `f` object, condition over it and `f` that is
-    true when some field is unknown or its value does not fit). The list is built in one parse of `f`."""
+def bad_op_sql(definition: dict[str, Any], f: str, keys: str) -> tuple[str, str]:
+    """(SQL list of the live fields' JSON values out of the op's `f` object, condition over it and `keys` (the
+    object's keys, already extracted) that is true when some field is unknown or its value does not fit). The
+    list is built in one parse of `f`."""
     fields = [x for x in definition["fields"] if not x.get("removed")]
-    keys = ", ".join(_lit(x["key"]) for x in fields)
+    known = ", ".join(_lit(x["key"]) for x in fields)
     unknown = (
-        f"len(list_filter(coalesce(json_keys({f}), []), lambda k: k NOT IN ({keys}))) > 0"
+        f"len(list_filter(coalesce({keys}, []), lambda k: k NOT IN ({known}))) > 0"
         if fields
-        else f"len(coalesce(json_keys({f}), [])) > 0"
+        else f"len(coalesce({keys}, [])) > 0"
     )
     values = "json_extract(" + f + ", [" + ", ".join(_lit("$." + x["key"]) for x in fields) + "])"
     parts = [unknown]

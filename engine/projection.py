@@ -219,23 +219,3 @@ def canonical_value_sql(field: dict[str, Any], col: str) -> str:
     if field["type"] == "datetime":
         return f"strftime({col}, '%Y-%m-%dT%H:%M:%S')"
     return col
-
-
-def raw_event_sql(
-    id_: str,
-    pubkey: str,
-    created_at: str,
-    kind: str,
-    tags: str,
-    content: str,
-    sig: str,
-    *,
-    escaped: bool = False,
-) -> str:
-    """SQL assembling a signed event's JSON from its columns (tags already JSON text; content escaped here,
-    unless `escaped` says it already is a JSON string literal)."""
-    literal = content if escaped else f"to_json({content})"
-    return (
-        f"""'{{"id":"' || {id_} || '","pubkey":"' || {pubkey} || '","created_at":' || {created_at} || ',"kind":' || """
-        f"""{kind} || ',"tags":' || {tags} || ',"content":' || {literal} || ',"sig":"' || {sig} || '"}}'"""
-    )

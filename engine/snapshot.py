@@ -270,9 +270,8 @@ def _install(
     )  # fmt: skip
     roles.forget_state(store, ds)
     _stage_chunks(store, header, chunks)
-    raw = projection.raw_event_sql("id", "pubkey", "created_at", "kind", "tags", "content", "sig")
     con.execute(
-        f"INSERT INTO snapshot_events SELECT ?, ?, part, id, {raw} FROM _snap_in ORDER BY part", [sid, ds]
+        "INSERT INTO snapshot_events SELECT ?, ?, part, id, raw FROM _snap_in ORDER BY part", [sid, ds]
     )
     con.execute("DELETE FROM heads WHERE dataset_id = ?", [ds])
     con.execute(
@@ -304,18 +303,12 @@ def _install(
 def _stage_chunks(store: Store, header: Checked, chunks: list[Checked]) -> None:
     """The snapshot's events in `_snap_in` (the header as part 0) and the chunks' rows, parsed once, in
     `_snap_rows`; nothing is checked yet."""
-    events = [header.event, *(c.event for c in chunks)]
+    checked = [header, *chunks]
     store.con.execute(
-        """CREATE OR REPLACE TEMP TABLE _snap_in AS SELECT unnest($1::INTEGER[]) AS part, unnest($2::VARCHAR[]) AS id,
-           unnest($3::VARCHAR[]) AS pubkey, unnest($4::BIGINT[]) AS created_at, unnest($5::INTEGER[]) AS kind,
-           unnest($6::VARCHAR[]) AS tags, unnest($7::VARCHAR[]) AS content, unnest($8::VARCHAR[]) AS sig""",
-        [
-            [0, *(_part_of(c) for c in chunks)], [e.id for e in events], [e.pubkey for e in events],
-            [e.created_at for e in events], [e.kind for e in events],
-            [writes.dumps([list(t) for t in e.tags]) for e in events], [e.content for e in events],
-            [e.sig for e in events],
-        ],
-    )  # fmt: skip
+        """CREATE OR REPLACE TEMP TABLE _snap_in AS SELECT unnest($1::INTEGER[]) AS part,
+           unnest($2::VARCHAR[]) AS id, unnest($3::VARCHAR[]) AS raw""",
+        [[0, *(_part_of(c) for c in chunks)], [c.event.id for c in checked], [c.raw_json() for c in checked]],
+    )
     # One parse of each chunk: its rows as lists of JSON values (NULL where a row is not an array), numbered in
     # (part, position) order across chunks as `restore_base_ops` numbers them.
     store.con.execute(
@@ -325,7 +318,8 @@ def _stage_chunks(store: Store, header: Checked, chunks: list[Checked]) -> None:
            FROM (SELECT part, coalesce(json_type(content, '$.rows') = 'ARRAY', false) AS ok,
                         json_transform(content, '{"resource": "VARCHAR", "rows": [["JSON"]]}') AS parsed
                  -- invalid JSON is filtered out first (the functions above raise on it); it is counted as a problem
-                 FROM _snap_in WHERE part > 0 AND json_valid(content))"""
+                 FROM (SELECT part, raw ->> '$.content' AS content FROM _snap_in WHERE part > 0)
+                 WHERE json_valid(content))"""
     )
     store.con.execute(
         """CREATE OR REPLACE TEMP TABLE _snap_rows AS
