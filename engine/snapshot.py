@@ -315,11 +315,10 @@ def _stage_chunks(store: Store, header: Checked, chunks: list[Checked]) -> None:
         """CREATE OR REPLACE TEMP TABLE _snap_chunks AS
            SELECT part, ok, parsed.resource AS resource, parsed.rows AS rows,
                   (coalesce(sum(len(parsed.rows)) OVER (ORDER BY part ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0))::BIGINT AS start
-           FROM (SELECT part, coalesce(json_type(content, '$.rows') = 'ARRAY', false) AS ok,
-                        json_transform(content, '{"resource": "VARCHAR", "rows": [["JSON"]]}') AS parsed
-                 -- invalid JSON is filtered out first (the functions above raise on it); it is counted as a problem
-                 FROM (SELECT part, raw ->> '$.content' AS content FROM _snap_in WHERE part > 0)
-                 WHERE json_valid(content))"""
+           FROM (SELECT part, parsed IS NOT NULL AND parsed.rows IS NOT NULL AS ok, parsed
+                 -- content that is not JSON, or not of this shape, parses to NULL: counted as a problem below
+                 FROM (SELECT part, try(json_transform(raw ->> '$.content', '{"resource": "VARCHAR", "rows": [["JSON"]]}')) AS parsed
+                       FROM _snap_in WHERE part > 0))"""
     )
     store.con.execute(
         """CREATE OR REPLACE TEMP TABLE _snap_rows AS
