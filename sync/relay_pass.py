@@ -9,6 +9,7 @@ OK. Tribe-read datasets travel sealed (sync/tribe.py); a private dataset is neve
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 from collections.abc import Callable, Iterable
@@ -380,9 +381,9 @@ class RelayPass:
         return out
 
     def apply(self, ds: str, events: list[NostrEvent]) -> None:
-        for n in range(0, len(events), INGEST_BATCH):
+        for part in _ingest_batches(events):
             with self.store.lock:
-                result = ingest.ingest(self.store, events[n : n + INGEST_BATCH], dataset=ds)
+                result = ingest.ingest(self.store, part, dataset=ds)
             self.report.absorb(result, ds)
 
     # --- pushing ------------------------------------------------------------------------------------------
@@ -471,3 +472,13 @@ def profile_name(content: str) -> str | None:
         if isinstance(value, str) and value.strip():
             return " ".join(value.split())[: names.MAX_NAME]  # anyone's profile: shortened, never refused
     return None
+
+
+def _ingest_batches(events: list[NostrEvent]) -> list[list[NostrEvent]]:
+    """`events` in order, cut every INGEST_BATCH events, except that a run of snapshot events (a header and its
+    chunks) stays whole: a snapshot is only received with all its chunks in one ingest call."""
+    out: list[list[NostrEvent]] = []
+    for snap, run in itertools.groupby(events, key=lambda e: e.kind == KIND_SNAPSHOT):
+        items = list(run)
+        out += [items] if snap else [items[n : n + INGEST_BATCH] for n in range(0, len(items), INGEST_BATCH)]
+    return out

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from engine import csv_import, datasets, records, snapshot, state_hash
 from engine.store import Store
 from sync import replication
@@ -57,6 +59,28 @@ def test_a_new_follower_bootstraps_from_the_newest_snapshot(
     assert state_hash.state_hash(bob, ds) == state_hash.state_hash(alice, ds)
     count = "SELECT count(*) FROM events WHERE dataset_id = ?"
     assert bob.con.execute(count, [ds]).fetchone() == alice.con.execute(count, [ds]).fetchone()
+
+
+def test_a_snapshot_with_more_chunks_than_an_ingest_batch_arrives_whole(
+    alice: Store, bob: Store, local_relay: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found with a million records: the follower cut the snapshot's 8,458 chunks into ingest batches of 5,000,
+    so the header's batch held too few and every other chunk was rejected."""
+    from sync import relay_pass
+
+    ds = datasets.create_dataset(alice, "Seeds", visibility="public")
+    datasets.apply_schema(alice, ds, [SEED_SCHEMA])
+    csv_import.import_csv(alice, ds, "SeedVariety", seed_csv(tmp_path / "s.csv", 2000))
+    replication.add_relay(alice, local_relay)
+    replication.publish(alice, ds, with_snapshot=True)
+    assert sync(alice).relays_ok == [local_relay]
+    chunks = alice.con.execute("SELECT count(*) FROM sync_outgoing WHERE part > 0").fetchone()
+    monkeypatch.setattr(relay_pass, "INGEST_BATCH", 4)  # well below the snapshot's chunk count
+    replication.follow(bob, replication.share_address(alice, ds) or "", None, [])
+    report = sync(bob)
+    assert chunks is not None and chunks[0] > 4
+    assert report.bootstrapped == [ds] and not report.rejected
+    assert state_hash.state_hash(bob, ds) == state_hash.state_hash(alice, ds)
 
 
 def test_a_follower_bootstrapped_from_a_snapshot_knows_who_may_write(
