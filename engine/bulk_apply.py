@@ -59,11 +59,12 @@ def stage(store: Store, batch: Sequence[Checked], groups: Sequence[int]) -> None
     )
     # A changeset is well-shaped when it has ops (an object with a non-empty "ops" array) and no `"f": null`,
     # which the transform cannot tell from a missing "f". The raw JSON is written by `ingest.check_event`, which
-    # escapes every quote of the content as \\", so the pattern is looked for there, without parsing again.
+    # escapes every quote of the content as \" (and newlines, tabs, returns as \n \t \r), so the pattern is
+    # looked for there, without parsing again.
     con.execute(
         """ALTER TABLE _in_events ADD COLUMN shape_ok BOOLEAN;
            UPDATE _in_events SET shape_ok = seq IN (SELECT DISTINCT seq FROM _in_ops)
-               AND NOT regexp_matches(raw, '\\\\"f\\\\"\\s*:\\s*null')"""
+               AND NOT regexp_matches(raw, '\\\\"f\\\\"(\\s|\\\\[nrt])*:(\\s|\\\\[nrt])*null')"""
     )
 
 

@@ -238,3 +238,20 @@ def test_the_set_based_value_check_agrees_with_the_canonical_one() -> None:
             if bool(sql_ok and sql_ok[0]) != value_fits(f, v):
                 disagreements.append((f["type"], v, value_fits(f, v)))
     assert disagreements == []
+
+
+@pytest.mark.parametrize("spacing", ["", " ", "\n ", "\t", "\r\n"])
+@pytest.mark.parametrize("bulk", [False, True])
+def test_an_op_whose_f_is_null_is_refused_on_both_paths_whatever_the_whitespace(
+    pair: tuple[Store, Store, str], monkeypatch: pytest.MonkeyPatch, spacing: str, bulk: bool
+) -> None:
+    _, b, ds = pair
+    if bulk:
+        monkeypatch.setattr(ingest, "BULK_MIN_CHANGESETS", 1)
+    p, c = heads(b, ds)
+    body = (
+        '{"v":1,"ops":[{"o":"create","r":"SeedVariety","id":"0190f0c0a0b07000800000000000abcd","f"' + spacing
+    )
+    body += ":" + spacing + "null}]}"
+    ev = sign_event(b.identity.secret, b.now(), KIND_CHANGESET, envelope_tags(ds, c, p), body)
+    refused(b, ds, ev.to_json(), "op 0")
