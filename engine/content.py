@@ -63,9 +63,19 @@ def version_of(ev: NostrEvent) -> int:
     return PROTOCOL_VERSION
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys all differ: parsers disagree on which of two equal keys wins (Python's the last,
+    DuckDB's the first), so replicas taking different paths would apply different values."""
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        keys = [k for k, _ in pairs]
+        raise EventRejected(f"the content repeats the key {next(k for k in keys if keys.count(k) > 1)!r}")
+    return data
+
+
 def load_json_object(ev: NostrEvent) -> dict[str, Any]:
     try:
-        data = json.loads(ev.content)
+        data = json.loads(ev.content, object_pairs_hook=_unique_keys)
     except ValueError:
         raise EventRejected("the content is not valid JSON") from None
     if not isinstance(data, dict):
