@@ -101,7 +101,9 @@ def _select_sql(dataset_id: str, definition: dict[str, Any], keyed: bool) -> tup
     multi_cols = [_from_json(f, f"f{i}") for i, f in enumerate(fields)]
     sql = f"""
         WITH ops AS (SELECT record_id, op, fields, clock, event_id, op_index,
-                            count(*) OVER (PARTITION BY record_id) AS n
+                            -- a semi-join on the ids alone: a window over the records moved every op's fields
+                            CASE WHEN record_id IN (SELECT record_id FROM record_ops WHERE {where}
+                                                    GROUP BY record_id HAVING count(*) > 1) THEN 2 ELSE 1 END AS n
                      FROM record_ops WHERE {where})
         SELECT record_id{"".join(", " + c for c in single_cols)}
         FROM (SELECT record_id, fields{", json_extract_string(fields, " + paths + ") AS v" if scalar else ""}
@@ -115,7 +117,7 @@ def _select_sql(dataset_id: str, definition: dict[str, Any], keyed: bool) -> tup
             GROUP BY record_id
         ) WHERE alive
     """
-    return sql, [dataset_id, definition["key"]]
+    return sql, [dataset_id, definition["key"]] * 2
 
 
 def _stored_columns(definition: dict[str, Any]) -> str:
