@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from textual.pilot import Pilot
-from textual.widgets import OptionList, Static, Tree
+from textual.widgets import DataTable, OptionList, Static, Tree
 
 from engine.store import Store
 from kobold_tui.screens.record_detail import RecordDetailScreen
@@ -86,9 +86,20 @@ def test_sync_screen_looks_right(snap_compare: Any, fixed_store: Store, fixed_ds
     state.note_relay(fixed_store, "wss://relay.example.org", "cannot connect: [Errno 111] Connection refused")
     app = ScreenHost(lambda: SyncScreen(fixed_store))
 
+    def settled() -> bool:
+        # The rows are in, and each DataTable has re-measured its columns (it does that when idle; on a loaded
+        # machine the screenshot came first and showed headers at their empty widths).
+        screen = app.screen
+        tables = list(screen.query(DataTable))
+        return getattr(screen, "overview", None) is not None and not any(
+            t._require_update_dimensions for t in tables
+        )
+
     async def loaded(pilot: Pilot[Any]) -> None:
-        await wait_until(pilot.app, pilot, lambda: getattr(pilot.app.screen, "overview", None) is not None,
-                         "the relay overview")  # fmt: skip
+        await wait_until(pilot.app, pilot, settled, "the relay overview")
+        for table in app.screen.query(DataTable):
+            table.refresh()  # paint the re-measured columns before the screenshot
+        await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=loaded)
 
