@@ -6,6 +6,7 @@ With no command it opens the TUI. Commands hold no business logic: they parse, c
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -126,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     p2 = cmd(id_sub, "import", cmd_id_import, "adopt an existing secret key (nsec or hex)")
     p2.add_argument("nsec")
     p2.add_argument("--force", action="store_true", help="replace a different existing key")
+    p2 = cmd(
+        id_sub, "name", cmd_id_name, "set the name other stores show for you (a Nostr profile, sent on sync)"
+    )
+    p2.add_argument("name")
     p2 = cmd(id_sub, "export", cmd_id_export, "print the secret key (nsec)")
     p2.add_argument("--yes", action="store_true", help="confirm that you want the secret printed")
     add_key_commands(id_sub, cmd)
@@ -294,6 +299,18 @@ def cmd_id_import(store: Store, args: argparse.Namespace) -> int:
         co.out.print(f"This store now signs as {ident.npub}")
         if note:
             co.err.print(f"[yellow]{note}[/]")
+    return 0
+
+
+def cmd_id_name(store: Store, args: argparse.Namespace) -> int:
+    from sync import profile
+
+    ev = profile.set_name(store, args.name)
+    name = json.loads(ev.content)["name"]
+    if args.json:
+        co.emit_json({"npub": store.identity.npub, "name": name, "event": ev.id})
+    else:
+        co.out.print(f"You are {name} ({store.identity.npub}); relays get it on the next `kobold sync`.")
     return 0
 
 

@@ -32,7 +32,7 @@ from nostr_sdk import (
 from engine import ingest, names, snapshot
 from engine.nostr_event import NostrEvent
 from engine.protocol import DATASET_KINDS, KIND_GENESIS, KIND_SNAPSHOT
-from sync import state, tribe
+from sync import profile, state, tribe
 from sync.relay_info import DEFAULT_MAX_LIMIT, RelayLimits
 from sync.relay_socket import RelayGone, RelaySocket
 from sync.report import SyncReport
@@ -121,6 +121,7 @@ class RelayPass:
                     await self.dataset(target)
                     done.add(target.dataset_id)
             await self.profiles(sorted(done))
+            await self.push_profile()
         except RelayGone as exc:
             reason = _reason(exc)
             self.report.relays_failed[self.url] = reason
@@ -181,6 +182,41 @@ class RelayPass:
                 name = profile_name(ev.content)
                 if name:
                     names.save_profile(self.store, pubkey, name, now)
+
+    async def push_profile(self) -> None:
+        """Offer this store's own profile (`kobold id name`), unless the relay holds a newer one for this key, or one
+        with more than a name (made by another Nostr client: a name-only event would replace all of it)."""
+        with self.store.lock:
+            mine = profile.unsent(self.store, self.url)
+        if mine is None:
+            return
+        there = [
+            e for e in await self.fetch({"kinds": [0], "authors": [mine.pubkey]})
+            if e.kind == 0 and e.pubkey == mine.pubkey and e.check_id() and e.check_signature()
+        ]  # fmt: skip
+        if any(e.id == mine.id for e in there):
+            with self.store.lock:
+                state.mark_held(self.store, self.url, [mine.id])
+            return
+        theirs = max(there, key=lambda e: (e.created_at, e.id), default=None)
+        if theirs is not None and (theirs.created_at > mine.created_at or not _name_only(theirs.content)):
+            # Recorded as refused: not offered to this relay again (until the next `id name`), reported once.
+            why = (
+                "a newer profile"
+                if theirs.created_at > mine.created_at
+                else "a profile with more than a name"
+            )
+            self.refuse(
+                mine.id,
+                f"the relay has {why} for you ({profile_name(theirs.content) or 'without a name'}); Kobold leaves "
+                "it as it is: change your name in the Nostr client that made it",
+            )
+            return
+        held, failure = await self.send_all([(mine.id, mine)])
+        with self.store.lock:
+            state.mark_held(self.store, self.url, held)
+        if failure is not None:
+            raise RelayGone(f"sending the profile failed: {failure}")
 
     async def fetch_keys(self, ds: str, owner: str | None) -> None:
         if owner is None:
@@ -457,6 +493,15 @@ class RelayPass:
         self.report.refused.append({"relay": self.url, "event": event_id, "reason": reason})
         with self.store.lock:
             state.mark_refused(self.store, self.url, event_id, reason)
+
+
+def _name_only(content: str) -> bool:
+    """A profile holding nothing but a name (as `kobold id name` writes them): replacing it loses nothing."""
+    try:
+        data = json.loads(content)
+    except ValueError:
+        return True
+    return not isinstance(data, dict) or set(data) <= {"name", "display_name"}
 
 
 def profile_name(content: str) -> str | None:
