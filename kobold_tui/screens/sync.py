@@ -18,7 +18,7 @@ from engine.errors import KoboldError
 from engine.store import Store
 from kobold_tui.screens.text_prompt import TextPromptScreen
 from kobold_tui.widgets.sync_line import SyncLine
-from sync import replication, state
+from sync import profile, replication, state
 from sync.targets import relay_urls
 from sync.worker import SyncStatus
 
@@ -55,8 +55,9 @@ class SyncScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "add_relay", "Add relay", id="sync.add-relay"),
         Binding("d", "remove_relay", "Remove relay", id="sync.remove-relay"),
-        Binding("p", "publish", "Publish dataset", id="sync.publish"),
-        Binding("f", "follow", "Follow address", id="sync.follow"),
+        Binding("p", "publish", "Publish", id="sync.publish"),
+        Binding("f", "follow", "Follow", id="sync.follow"),
+        Binding("n", "set_name", "Your name", id="sync.name"),
         Binding("s", "app.sync_now", "Sync now", id="sync.now"),
         Binding("escape,q", "back", "Back", id="sync.back"),
     ]
@@ -129,7 +130,8 @@ class SyncScreen(Screen[None]):
         table.clear()
         for ds, name, visibility, how in event.overview.datasets:
             table.add_row(name, visibility, how, key=ds)
-        if not event.overview.relays:
+        if not event.overview.relays and not str(self.query_one("#message", Label).render()):
+            # Only into silence: the outcome of what the user just did (e.g. setting their name) stays readable.
             self._say(
                 "No relays yet: press a to add one (e.g. wss://relay.example.org), or f to follow an address."
             )
@@ -198,5 +200,17 @@ class SyncScreen(Screen[None]):
 
         self.app.push_screen(TextPromptScreen("Follow a dataset", "Paste its naddr1… address"), done)
 
+    def action_set_name(self) -> None:
+        def done(text: str | None) -> None:
+            if text:
+                self._run("name set", lambda: _set_name(self.store, text))
+
+        self.app.push_screen(TextPromptScreen("Your name", "What others see beside your changes"), done)
+
     def action_back(self) -> None:
         self.app.pop_screen()
+
+
+def _set_name(store: Store, name: str) -> str:
+    profile.set_name(store, name)
+    return f"others will see you as {' '.join(name.split())} once this store syncs"

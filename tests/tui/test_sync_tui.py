@@ -127,3 +127,22 @@ async def test_sync_screen_follows_an_address_and_removes_a_relay(tmp_path: Path
                              "the followed dataset to arrive")  # fmt: skip
             assert app.sync_worker is not None
             app.sync_worker.stop()
+
+
+async def test_sync_screen_sets_your_name(tmp_path: Path) -> None:
+    from engine import names
+
+    with Store.open(tmp_path / "home") as store:
+        app = KoboldApp(store, save_theme=False)
+        async with app.run_test(size=(120, 30)) as pilot:
+            await settle(app, pilot)
+            await pilot.press("s")
+            screen = app.screen
+            assert isinstance(screen, SyncScreen)
+            await pilot.press("n", *"Ana", "enter")
+            await wait_until(app, pilot, lambda: names.display_name(store, store.identity.pubkey) == "Ana",
+                             "the name to be set")  # fmt: skip
+            await wait_until(app, pilot, lambda: "others will see you as Ana" in str(screen.query_one("#message").render()),
+                             "the confirmation")  # fmt: skip
+            if app.sync_worker is not None:
+                app.sync_worker.stop()
