@@ -13,13 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
-import orjson
 
 from engine import arrow_text, authorization, computed, datasets, writes
 from engine.apply import Checked, update_heads
 from engine.errors import ImportFailed
 from engine.field_types import _FALSE, _TRUE
-from engine.nostr_event import NostrEvent, Tag, signer
+from engine.nostr_event import NostrEvent, signer
 from engine.projection import canonical_value_sql, q, table_name
 from engine.protocol import KIND_CHANGESET
 from engine.schema import Resource
@@ -265,16 +264,17 @@ def _sign_and_log(store: Store, dataset_id: str, res: Resource) -> list[Checked]
     for body in arrow_text.groups(ops.column(0).chunks, sizes):
         escaped = before + body + after
         tags = writes.envelope_tags(dataset_id, clock, parents)
-        event_id, sig = key.sign_escaped(now, KIND_CHANGESET, tags, escaped)
-        raw = _raw_event(event_id, key.pubkey, now, tags, escaped, sig)
+        tags_json = writes.dumps([list(t) for t in tags])
+        event_id, sig = key.sign_escaped(now, KIND_CHANGESET, tags_json, escaped)
+        raw = _raw_event(event_id, key.pubkey, now, tags_json, escaped, sig)
         pending.append((event_id, clock, parents, raw))
         # The content itself goes to the log below; holding thousands of 32 KiB strings here too costs memory.
         signed.append(Checked(NostrEvent(event_id, key.pubkey, now, KIND_CHANGESET, tags, "", sig),
                               dataset_id, clock, parents, None))  # fmt: skip
         parents, clock = [event_id], clock + 1
         if len(pending) == 512:
-            _log(store, dataset_id, pending)
-    _log(store, dataset_id, pending)
+            _log(store, dataset_id, key.pubkey, now, pending)
+    _log(store, dataset_id, key.pubkey, now, pending)
     del ops
     if len(signed) != len(sizes):
         raise ImportFailed("The import lost track of its events; nothing was imported. Please report this.")
@@ -282,20 +282,26 @@ def _sign_and_log(store: Store, dataset_id: str, res: Resource) -> list[Checked]
 
 
 def _raw_event(
-    event_id: str, pubkey: str, created_at: int, tags: tuple[Tag, ...], escaped: bytes, sig: str
+    event_id: str, pubkey: str, created_at: int, tags_json: str, escaped: bytes, sig: str
 ) -> bytes:
     """The signed event's JSON as the log stores it (engine/nostr_event.py `to_json`), content already escaped."""
     return (
         (
             f'{{"id":"{event_id}","pubkey":"{pubkey}","created_at":{created_at},"kind":{KIND_CHANGESET},'
-            f'"tags":{writes.dumps([list(t) for t in tags])},"content":'
+            f'"tags":{tags_json},"content":'
         ).encode()
         + escaped
         + f',"sig":"{sig}"}}'.encode()
     )
 
 
-def _log(store: Store, dataset_id: str, pending: list[tuple[str, int, list[str], bytes]]) -> None:
+def _log(
+    store: Store,
+    dataset_id: str,
+    pubkey: str,
+    created_at: int,
+    pending: list[tuple[str, int, list[str], bytes]],
+) -> None:
     """Append signed events to the log, in chain order; `pending` is emptied."""
     import pyarrow as pa
 
@@ -306,13 +312,12 @@ def _log(store: Store, dataset_id: str, pending: list[tuple[str, int, list[str],
         "id": pa.array(ids, pa.string()), "clock": pa.array(clocks, pa.int64()),
         "parents": pa.array(parents, pa.list_(pa.string())), "raw": pa.array(raws, pa.string()),
     })  # fmt: skip
-    first = orjson.loads(raws[0])
     store.con.register("_log_batch", batch)
     try:
         store.con.execute(
             """INSERT INTO events SELECT id, ?, ?, ?, ?, clock, parents, raw, true, nextval('event_seq'), ?
                FROM _log_batch ORDER BY clock""",
-            [dataset_id, KIND_CHANGESET, first["pubkey"], first["created_at"],
+            [dataset_id, KIND_CHANGESET, pubkey, created_at,
              dt.datetime.now(dt.UTC).replace(tzinfo=None)],
         )  # fmt: skip
     finally:

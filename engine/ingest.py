@@ -9,7 +9,6 @@ Large batches take the set-based path (engine/bulk_apply.py); snapshots go to en
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -172,7 +171,9 @@ def check_event(item: NostrEvent | str | bytes, now: int) -> Checked:
         except orjson.JSONDecodeError as exc:
             raise EventRejected(f"malformed JSON: {exc}") from None
         ev = NostrEvent.from_dict(data)
-    raw = _verified_json(ev)
+    raw = ev.verified_json()
+    if raw is None:
+        raise EventRejected("the event id does not match its content")
     if not ev.check_signature():
         raise EventRejected("the signature does not verify against the author's key")
     if ev.kind not in DATASET_KINDS:
@@ -199,26 +200,6 @@ def check_event(item: NostrEvent | str | bytes, now: int) -> Checked:
     elif ev.kind == KIND_SNAPSHOT and parents:
         raise EventRejected("a snapshot event names no parents")
     return Checked(ev, ds, clock, parents, body, raw)
-
-
-def _verified_json(ev: NostrEvent) -> str:
-    """The event's JSON as the log stores it, from the same bytes its id is checked against; raises
-    EventRejected unless the id matches. orjson writes the NIP-01 serialization byte for byte like json.dumps;
-    where they differ (never seen), the stdlib decides and the JSON is written again."""
-    try:
-        tags = orjson.dumps([list(t) for t in ev.tags])
-        content_json = orjson.dumps(ev.content)
-    except (TypeError, orjson.JSONEncodeError):
-        tags = content_json = b""
-    head = f'[0,"{ev.pubkey}",{ev.created_at},{ev.kind},'.encode()
-    if content_json and hashlib.sha256(b"".join((head, tags, b",", content_json, b"]"))).hexdigest() == ev.id:
-        return b"".join((
-            f'{{"id":"{ev.id}","pubkey":"{ev.pubkey}","created_at":{ev.created_at},"kind":{ev.kind},"tags":'.encode(),
-            tags, b',"content":', content_json, f',"sig":"{ev.sig}"}}'.encode(),
-        )).decode()  # fmt: skip
-    if not ev.check_id():
-        raise EventRejected("the event id does not match its content")
-    return ev.to_json()
 
 
 def _process(store: Store, candidates: dict[str, Checked], report: IngestReport, tick: Progress) -> None:

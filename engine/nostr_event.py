@@ -93,18 +93,38 @@ class NostrEvent:
         values = self.tag_values(name)
         return values[0] if values else None
 
-    def check_id(self) -> bool:
-        # orjson writes the NIP-01 serialization byte for byte like json.dumps for almost every input and is
-        # ~5x faster; where they differ (rare escapes) the stdlib serialization decides.
+    def _fast_parts(self) -> tuple[bytes, bytes] | None:
+        """(tags, content) as orjson writes them, when the serialization they make hashes to the id; else None.
+
+        orjson writes the NIP-01 serialization byte for byte like json.dumps for almost every input and is ~5x
+        faster; where they differ (rare escapes) the stdlib serialization decides (`check_id`, `verified_json`)."""
         try:
-            fast = orjson.dumps(
-                [0, self.pubkey, self.created_at, self.kind, [list(t) for t in self.tags], self.content]
-            )
-            if hashlib.sha256(fast).hexdigest() == self.id:
-                return True
+            tags = orjson.dumps([list(t) for t in self.tags])
+            content = orjson.dumps(self.content)
         except (TypeError, orjson.JSONEncodeError):
-            pass
+            return None
+        digest = hashlib.sha256(f'[0,"{self.pubkey}",{self.created_at},{self.kind},'.encode())
+        for part in (tags, b",", content, b"]"):
+            digest.update(part)
+        return (tags, content) if digest.hexdigest() == self.id else None
+
+    def _slow_id_matches(self) -> bool:
         return compute_id(self.pubkey, self.created_at, self.kind, self.tags, self.content) == self.id
+
+    def check_id(self) -> bool:
+        return self._fast_parts() is not None or self._slow_id_matches()
+
+    def verified_json(self) -> str | None:
+        """The event's JSON as a log stores it, built from the bytes its id was just checked against (nothing is
+        escaped twice); None when the id does not match."""
+        parts = self._fast_parts()
+        if parts is None:
+            return self.to_json() if self._slow_id_matches() else None
+        tags, content = parts
+        return b"".join((
+            f'{{"id":"{self.id}","pubkey":"{self.pubkey}","created_at":{self.created_at},"kind":{self.kind},"tags":'.encode(),
+            tags, b',"content":', content, f',"sig":"{self.sig}"}}'.encode(),
+        )).decode()  # fmt: skip
 
     def check_signature(self) -> bool:
         try:
@@ -152,18 +172,16 @@ class Signer:
         event_id = compute_id(self.pubkey, created_at, kind, tags, content)
         return NostrEvent(event_id, self.pubkey, created_at, kind, tags, content, self.sign_id(event_id))
 
-    def sign_escaped(
-        self, created_at: int, kind: int, tags: tuple[Tag, ...], escaped: bytes
-    ) -> tuple[str, str]:
-        """(id, signature) of an event whose content is given as its JSON string literal in UTF-8, quotes included.
+    def sign_escaped(self, created_at: int, kind: int, tags_json: str, escaped: bytes) -> tuple[str, str]:
+        """(id, signature) of an event whose tags are given as their compact JSON and whose content is given as its
+        JSON string literal in UTF-8, quotes included (bulk writers build both once, for the id and the log).
 
-        Bulk writers get that literal from DuckDB's `to_json`, which escapes like NIP-01 except for the case of
-        hex digits in `\\u00XX` escapes of control characters; a literal holding any `\\u00` is re-escaped here.
+        The literal comes from DuckDB, which escapes like NIP-01 except for the case of hex digits in `\\u00XX`
+        escapes of control characters; a literal holding any `\\u00` is re-escaped here.
         """
         if b"\\u00" in escaped:
             escaped = json.dumps(json.loads(escaped), ensure_ascii=False).encode()
-        head = f"{self._prefix}{created_at},{kind},{json.dumps([list(t) for t in tags], separators=(',', ':'), ensure_ascii=False)},"
-        digest = hashlib.sha256(head.encode())
+        digest = hashlib.sha256(f"{self._prefix}{created_at},{kind},{tags_json},".encode())
         digest.update(escaped)
         digest.update(b"]")
         event_id = digest.hexdigest()

@@ -111,7 +111,8 @@ def test_bulk_signing_from_duckdb_escaped_content_gives_the_canonical_id(content
 
     escaped = duckdb.connect().execute("SELECT encode(to_json(?::VARCHAR))", [content]).fetchone()[0]
     tags = (("D", "ab" * 16), ("c", "7"), ("e", "cd" * 32, "", "parent"))
-    event_id, sig = signer(SECRET).sign_escaped(1_700_000_000, 4872, tags, escaped)
+    tags_json = json.dumps([list(t) for t in tags], separators=(",", ":"))
+    event_id, sig = signer(SECRET).sign_escaped(1_700_000_000, 4872, tags_json, escaped)
     assert event_id == compute_id(public_key_hex(SECRET), 1_700_000_000, 4872, tags, content)
     ev = NostrEvent(event_id, public_key_hex(SECRET), 1_700_000_000, 4872, tags, content, sig)
     ev.verify()
