@@ -100,13 +100,18 @@ def test_a_private_dataset_leaves_only_when_asked(tmp_path: Path, capsys: pytest
     assert (tmp_path / "d.kobold").exists()
 
 
+def exported(owner: tuple[Path, str], path: Path) -> tuple[str, str]:
+    """The owner's dataset written to a bundle at `path`: (dataset id, the owner's state hash)."""
+    home, ds = owner
+    with Store.open(home) as s:
+        bundle.export_bundle(s, ds, path)
+        return ds, state_hash.state_hash(s, ds)
+
+
 def test_a_truncated_bundle_applies_what_it_holds_and_says_so(
     owner: tuple[Path, str], tmp_path: Path
 ) -> None:
-    home, ds = owner
-    with Store.open(home) as s:
-        bundle.export_bundle(s, ds, tmp_path / "full.kobold")
-        sent = state_hash.state_hash(s, ds)
+    ds, sent = exported(owner, tmp_path / "full.kobold")
     data = (tmp_path / "full.kobold").read_bytes()
     (tmp_path / "cut.kobold").write_bytes(data[: len(data) // 2])
     with Store.open(tmp_path / "r") as r:
@@ -151,10 +156,7 @@ def test_bundle_lines_split_across_chunks_and_overlong_lines_are_marked() -> Non
 def test_a_bundle_of_two_gzip_members_or_with_trailing_junk_reads_fully(
     owner: tuple[Path, str], tmp_path: Path
 ) -> None:
-    home, ds = owner
-    with Store.open(home) as s:
-        bundle.export_bundle(s, ds, tmp_path / "full.kobold")
-        sent = state_hash.state_hash(s, ds)
+    _, sent = exported(owner, tmp_path / "full.kobold")
     lines = gzip.decompress((tmp_path / "full.kobold").read_bytes()).splitlines(keepends=True)
     half = len(lines) // 2
     (tmp_path / "two.kobold").write_bytes(

@@ -46,6 +46,24 @@ def changeset(store: Store, ds: str, ops: list[dict[str, Any]], *, secret: bytes
                       dumps({"v": 1, "ops": ops}))  # fmt: skip
 
 
+_OP = '"r":"SeedVariety","id":"0190f0c0a0b07000800000000000abcd"'  # an op's resource and record, as JSON text
+
+
+def signed_body(store: Store, ds: str, body: str) -> str:
+    """A changeset on the store's heads whose content is `body` exactly, as another implementation might write it."""
+    p, c = heads(store, ds)
+    return sign_event(
+        store.identity.secret, store.now(), KIND_CHANGESET, envelope_tags(ds, c, p), body
+    ).to_json()
+
+
+def replica_on_path(pair: tuple[Store, Store, str], monkeypatch: pytest.MonkeyPatch, bulk: bool) -> Store:
+    """The replica, made to take the set-based path for even one changeset when `bulk`."""
+    if bulk:
+        monkeypatch.setattr(ingest, "BULK_MIN_CHANGESETS", 1)
+    return pair[1]
+
+
 def create_op(**fields: Any) -> dict[str, Any]:
     return {"o": "create", "r": "SeedVariety", "id": "0190f0c0a0b07000800000000000abcd",
             "f": {"species": "Pisum", "variety_name": "Alderman", **fields}}  # fmt: skip
@@ -135,9 +153,7 @@ def test_content_that_violates_the_schema_is_refused_on_both_paths(
     pair: tuple[Store, Store, str], monkeypatch: pytest.MonkeyPatch, ops: list[dict[str, Any]], reason: str,
     bulk: bool,
 ) -> None:  # fmt: skip
-    _, b, ds = pair
-    if bulk:
-        monkeypatch.setattr(ingest, "BULK_MIN_CHANGESETS", 1)
+    b, ds = replica_on_path(pair, monkeypatch, bulk), pair[2]
     refused(b, ds, changeset(b, ds, ops).to_json(), reason)
     assert ingest.rejected(b, ds)[0]["reason"].endswith(reason)
 
@@ -245,19 +261,9 @@ def test_the_set_based_value_check_agrees_with_the_canonical_one() -> None:
 def test_an_op_whose_f_is_null_is_refused_on_both_paths_whatever_the_whitespace(
     pair: tuple[Store, Store, str], monkeypatch: pytest.MonkeyPatch, spacing: str, bulk: bool
 ) -> None:
-    _, b, ds = pair
-    if bulk:
-        monkeypatch.setattr(ingest, "BULK_MIN_CHANGESETS", 1)
-    p, c = heads(b, ds)
-    body = (
-        '{"v":1,"ops":[{"o":"create","r":"SeedVariety","id":"0190f0c0a0b07000800000000000abcd","f"' + spacing
-    )
-    body += ":" + spacing + "null}]}"
-    ev = sign_event(b.identity.secret, b.now(), KIND_CHANGESET, envelope_tags(ds, c, p), body)
-    refused(b, ds, ev.to_json(), "op 0")
-
-
-_OP = '"r":"SeedVariety","id":"0190f0c0a0b07000800000000000abcd"'
+    b, ds = replica_on_path(pair, monkeypatch, bulk), pair[2]
+    body = '{"v":1,"ops":[{"o":"create",' + _OP + ',"f"' + spacing + ":" + spacing + "null}]}"
+    refused(b, ds, signed_body(b, ds, body), "op 0")
 
 
 @pytest.mark.parametrize(
@@ -275,12 +281,8 @@ def test_content_that_repeats_a_key_is_refused_on_both_paths(
 ) -> None:
     """Python's JSON parser keeps the last of two equal keys and DuckDB's the first: replicas taking different
     paths would have applied different values."""
-    _, b, ds = pair
-    if bulk:
-        monkeypatch.setattr(ingest, "BULK_MIN_CHANGESETS", 1)
-    p, c = heads(b, ds)
-    ev = sign_event(b.identity.secret, b.now(), KIND_CHANGESET, envelope_tags(ds, c, p), body)
-    refused(b, ds, ev.to_json(), "repeats the key")
+    b, ds = replica_on_path(pair, monkeypatch, bulk), pair[2]
+    refused(b, ds, signed_body(b, ds, body), "repeats the key")
 
 
 @pytest.mark.parametrize(
@@ -296,11 +298,7 @@ def test_content_in_another_valid_form_applies_the_same_on_both_paths(
 ) -> None:
     """Spacing, escapes, key order and unknown keys are another implementation's right: the set-based path hands
     such content to Python rather than reading it differently."""
-    _, b, ds = pair
-    if bulk:
-        monkeypatch.setattr(ingest, "BULK_MIN_CHANGESETS", 1)
-    p, c = heads(b, ds)
-    ev = sign_event(b.identity.secret, b.now(), KIND_CHANGESET, envelope_tags(ds, c, p), body)
-    report = ingest.ingest(b, [ev.to_json()])
+    b, ds = replica_on_path(pair, monkeypatch, bulk), pair[2]
+    report = ingest.ingest(b, [signed_body(b, ds, body)])
     assert report.applied == 1 and not report.rejected, report.to_dict()
     assert records.get_record(b, ds, "SeedVariety", "0190f0c0a0b07000800000000000abcd")["species"] == "A"

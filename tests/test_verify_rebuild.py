@@ -58,11 +58,22 @@ def test_rebuild_keeps_every_resource_of_a_multi_resource_dataset(store: Store) 
     assert sorted(r.name for r in datasets.resources(store, ds)) == ["A", "B"]
 
 
+def _slip_in(author: Store, store: Store, ds: str, species: str) -> str:
+    """A create by `author`, signed on their heads, put straight into `store`'s log past every check; its id."""
+    from engine import apply, records, writes
+    from engine.protocol import KIND_CHANGESET, PROTOCOL_VERSION
+
+    op = {"o": "create", "r": "SeedVariety", "id": records.new_record_id(),
+          "f": {"species": species, "variety_name": "V"}}  # fmt: skip
+    ev = writes.sign_on_heads(author, ds, KIND_CHANGESET, writes.dumps({"v": PROTOCOL_VERSION, "ops": [op]}))
+    apply.insert_event_rows(store, [apply.check_envelope(ev)])
+    return ev.id
+
+
 def test_verify_judges_roles_again_and_finds_an_event_slipped_past_them(
     store: Store, seeds: str, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
-    from engine import apply, ingest, records, roles, writes
-    from engine.protocol import KIND_CHANGESET, PROTOCOL_VERSION
+    from engine import ingest, records, roles
 
     with Store.open(tmp_path / "helper") as helper, Store.open(tmp_path / "stranger") as stranger:
         for other in (helper, stranger):
@@ -72,44 +83,24 @@ def test_verify_judges_roles_again_and_finds_an_event_slipped_past_them(
         records.create_record(helper, seeds, "SeedVariety", {"species": "Allowed", "variety_name": "V"})
         ingest.ingest(store, ingest.all_events(helper, seeds))
         assert maintenance.verify(store, seeds).ok
-
-        op = {
-            "o": "create",
-            "r": "SeedVariety",
-            "id": records.new_record_id(),
-            "f": {"species": "Sneaky", "variety_name": "V"},
-        }
-        ev = writes.sign_on_heads(
-            stranger, seeds, KIND_CHANGESET, writes.dumps({"v": PROTOCOL_VERSION, "ops": [op]})
-        )
-        apply.insert_event_rows(store, [apply.check_envelope(ev)])  # straight into the log, past every check
+        slipped = _slip_in(stranger, store, seeds, "Sneaky")
     report = maintenance.verify(store, seeds)
     assert not report.ok
-    assert any(p["event"] == ev.id and "not authorized" in p["reason"] and "may not write" in p["reason"]
+    assert any(p["event"] == slipped and "not authorized" in p["reason"] and "may not write" in p["reason"]
                for p in report.problems)  # fmt: skip
 
 
 def test_verify_finds_a_strangers_event_in_a_dataset_without_roles(
     store: Store, seeds: str, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
-    from engine import apply, ingest, records, writes
-    from engine.protocol import KIND_CHANGESET, PROTOCOL_VERSION
+    from engine import ingest
 
     with Store.open(tmp_path / "stranger") as stranger:
         ingest.ingest(stranger, ingest.all_events(store, seeds))
-        op = {
-            "o": "create",
-            "r": "SeedVariety",
-            "id": records.new_record_id(),
-            "f": {"species": "S", "variety_name": "V"},
-        }
-        ev = writes.sign_on_heads(
-            stranger, seeds, KIND_CHANGESET, writes.dumps({"v": PROTOCOL_VERSION, "ops": [op]})
-        )
-    apply.insert_event_rows(store, [apply.check_envelope(ev)])
+        slipped = _slip_in(stranger, store, seeds, "S")
     assert [
         p["event"] for p in maintenance.verify(store, seeds).problems if "not authorized" in p["reason"]
-    ] == [ev.id]
+    ] == [slipped]
 
 
 def _forge_signature(store: Store, event_id: str) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual.pilot import Pilot
+
 from engine import datasets, demo, records
 from engine.store import Store
 from kobold_tui.app import KoboldApp
@@ -85,15 +87,21 @@ async def test_remote_changes_appear_without_moving_the_cursor_or_breaking_an_ed
             app.sync_worker.stop()  # type: ignore[union-attr]
 
 
+async def sync_screen(app: KoboldApp, pilot: Pilot[None]) -> SyncScreen:
+    """The sync screen, opened with `s` from home."""
+    await settle(app, pilot)
+    await pilot.press("s")
+    assert isinstance(app.screen, SyncScreen)
+    return app.screen
+
+
 async def test_sync_screen_adds_a_relay_and_publishes(tmp_path: Path, local_relay: str) -> None:
     with Store.open(tmp_path / "home") as store:
         ds = demo.create_demo(store)
         datasets.update_manifest(store, ds, visibility="public")
         app = KoboldApp(store, save_theme=False)
         async with app.run_test(size=(120, 30)) as pilot:
-            await settle(app, pilot)
-            await pilot.press("s")
-            assert isinstance(app.screen, SyncScreen)
+            await sync_screen(app, pilot)
             await pilot.press("a", *local_relay, "enter")
             await wait_until(app, pilot, lambda: local_relay in store.config.relays, "the relay to be added")
             await wait_until(app, pilot, lambda: bool(app.screen.overview and app.screen.overview.relays),  # type: ignore[attr-defined]
@@ -114,10 +122,7 @@ async def test_sync_screen_follows_an_address_and_removes_a_relay(tmp_path: Path
         replication.add_relay(bob, "ws://127.0.0.1:9")  # a relay bob no longer wants
         app = KoboldApp(bob, save_theme=False)
         async with app.run_test(size=(120, 30)) as pilot:
-            await settle(app, pilot)
-            await pilot.press("s")
-            screen = app.screen
-            assert isinstance(screen, SyncScreen)
+            screen = await sync_screen(app, pilot)
             await wait_until(app, pilot, lambda: screen.overview is not None, "the overview")
             await pilot.press("d")
             await wait_until(app, pilot, lambda: bob.config.relays == [], "the relay to be removed")
@@ -135,10 +140,7 @@ async def test_sync_screen_sets_your_name(tmp_path: Path) -> None:
     with Store.open(tmp_path / "home") as store:
         app = KoboldApp(store, save_theme=False)
         async with app.run_test(size=(120, 30)) as pilot:
-            await settle(app, pilot)
-            await pilot.press("s")
-            screen = app.screen
-            assert isinstance(screen, SyncScreen)
+            screen = await sync_screen(app, pilot)
             await pilot.press("n", *"Ana", "enter")
             await wait_until(app, pilot, lambda: names.display_name(store, store.identity.pubkey) == "Ana",
                              "the name to be set")  # fmt: skip
