@@ -19,6 +19,7 @@ import orjson
 from engine import authorization, bulk_apply, content, event_checks, forks, merge_content, snapshot
 from engine.apply import Checked, apply_events
 from engine.errors import EventRejected
+from engine.limits import MAX_EVENT_BYTES, MAX_FUTURE_SECONDS, MAX_PENDING
 from engine.nostr_event import NostrEvent
 from engine.protocol import (
     DATASET_KINDS,
@@ -35,9 +36,6 @@ from engine.writes import dataset_id_for
 if TYPE_CHECKING:
     from engine.store import Store
 
-MAX_PENDING = 100_000
-MAX_EVENT_BYTES = 1 << 20  # an event (or its content) above this is refused outright
-MAX_FUTURE_SECONDS = 86_400  # created_at more than a day ahead of this store's clock is refused
 BULK_MIN_CHANGESETS = 64  # from this many changesets in one batch on, the set-based path runs
 NOT_YET_SUPPORTED: set[int] = set()  # kinds this version refuses to store
 

@@ -15,6 +15,7 @@ import orjson
 
 from engine import content, event_checks
 from engine.errors import EventRejected
+from engine.limits import MAX_MERGE_TEXT
 from engine.nostr_event import NostrEvent
 from engine.protocol import KIND_DECISION
 
@@ -27,7 +28,6 @@ _DATASET = re.compile(r"^[0-9a-f]{32}$")
 _EVENT = re.compile(r"^[0-9a-f]{64}$")
 DIRECTIONS = ("accept", "pull")
 STATUSES = ("accepted", "partial", "rejected")
-MAX_TEXT = 10_000
 
 
 def _event_ids(value: Any, what: str, allow_empty: bool = False) -> list[str]:
@@ -40,8 +40,8 @@ def _event_ids(value: Any, what: str, allow_empty: bool = False) -> list[str]:
 
 def _text(data: dict[str, Any], key: str) -> str:
     value = data.get(key, "")
-    if not isinstance(value, str) or len(value) > MAX_TEXT:
-        raise EventRejected(f"the {key} must be a string of at most {MAX_TEXT} characters")
+    if not isinstance(value, str) or len(value) > MAX_MERGE_TEXT:
+        raise EventRejected(f"the {key} must be a string of at most {MAX_MERGE_TEXT} characters")
     return value
 
 

@@ -14,6 +14,7 @@ from nostr_sdk import PublicKey
 
 from engine.errors import IdentityError, NotFound, ValidationError
 from engine.identity import npub_to_hex, short_npub
+from engine.limits import MAX_NAME
 
 if TYPE_CHECKING:
     from engine.store import Store
@@ -22,7 +23,6 @@ DDL = """
 CREATE TABLE IF NOT EXISTS tribes (tribe VARCHAR NOT NULL, pubkey VARCHAR NOT NULL, petname VARCHAR NOT NULL);
 CREATE TABLE IF NOT EXISTS profiles (pubkey VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, fetched_at BIGINT NOT NULL);
 """
-MAX_NAME = 64
 
 # Per open store (`store.memo`): pubkey -> shown name, dropped whenever a tribe or profile changes. History views
 # ask for thousands of names; one query per store beats one per row.

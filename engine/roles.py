@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import EventRejected, NotFound, ValidationError
+from engine.limits import MAX_ASSIGNMENTS
 from engine.protocol import KIND_ROLE
 
 if TYPE_CHECKING:
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 OWNER, MAINTAINER, CONTRIBUTOR, NONE = "owner", "maintainer", "contributor", "none"
 ROLES = (OWNER, MAINTAINER, CONTRIBUTOR)
 ASSIGNABLE = (*ROLES, NONE)
-MAX_ASSIGNMENTS = 1000  # one event grants a whole tribe at once, but stays well under the event size limit
 _HEX = re.compile(r"^[0-9a-f]{64}$")
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 

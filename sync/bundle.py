@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from engine import datasets, ingest, snapshot, state_hash
 from engine.errors import KoboldError
+from engine.limits import MAX_LINE_BYTES
 
 if TYPE_CHECKING:
     from engine.store import Store
 
 FORMAT = "kobold-bundle"
 FORMAT_VERSION = 1
-MAX_LINE = ingest.MAX_EVENT_BYTES
 BATCH_EVENTS = 50_000  # events handed to one ingest call (one transaction); a snapshot is never split
 
 Progress = Callable[[str, int, int], None]
@@ -157,7 +157,7 @@ def read_bundle(path: Path) -> tuple[dict[str, Any], Iterator[bytes], list[bool]
 
 
 _CHUNK = 1 << 20
-_TOO_LONG = b"x" * (MAX_LINE + 1)  # stands for a line longer than any event may be; ingest refuses it
+_TOO_LONG = b"x" * (MAX_LINE_BYTES + 1)  # stands for a line longer than any event may be; ingest refuses it
 
 
 def _inflate(handle: BinaryIO, truncated: list[bool]) -> Iterator[bytes]:
@@ -187,7 +187,7 @@ def _inflate(handle: BinaryIO, truncated: list[bool]) -> Iterator[bytes]:
 
 
 def _split_lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """Lines of the chunks, without their newline; a line longer than MAX_LINE comes out as `_TOO_LONG` (its
+    """Lines of the chunks, without their newline; a line longer than MAX_LINE_BYTES comes out as `_TOO_LONG` (its
     bytes are not kept). A last line cut off by a truncated file comes out as it is; the caller drops it."""
     rest = b""
     skipping = False  # inside a line already known to be too long
@@ -202,8 +202,8 @@ def _split_lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
             parts[0] = rest + parts[0]
         rest = parts.pop()
         for line in parts:
-            yield line if len(line) <= MAX_LINE else _TOO_LONG
-        if len(rest) > MAX_LINE:
+            yield line if len(line) <= MAX_LINE_BYTES else _TOO_LONG
+        if len(rest) > MAX_LINE_BYTES:
             skipping, rest = True, b""
     if skipping:
         yield _TOO_LONG

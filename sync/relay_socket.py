@@ -19,9 +19,9 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import WebSocketException
 
+from engine.limits import MAX_RELAY_FRAME
 from engine.nostr_event import NostrEvent
 
-MAX_FRAME = 16 * 2**20
 _sub_ids = itertools.count(1)
 
 
@@ -42,7 +42,8 @@ class RelaySocket:
     async def open(self, timeout: float) -> None:
         try:
             self._ws = await asyncio.wait_for(
-                connect(self.url, max_size=MAX_FRAME, open_timeout=timeout, ping_interval=20), timeout + 1
+                connect(self.url, max_size=MAX_RELAY_FRAME, open_timeout=timeout, ping_interval=20),
+                timeout + 1,
             )
         except (OSError, TimeoutError, WebSocketException, ValueError) as exc:
             raise RelayGone(f"cannot connect: {exc or type(exc).__name__}") from None

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from engine import csv_import, datasets, ingest, maintenance, records, roles, state_hash
+from engine import csv_import, datasets, ingest, limits, maintenance, records, roles, state_hash
 from engine.store import Store
 from kobold_tui.cli import main
 from sync import bundle
@@ -146,7 +146,7 @@ def test_a_file_that_is_not_a_bundle_gets_one_clear_sentence(tmp_path: Path) -> 
 
 
 def test_bundle_lines_split_across_chunks_and_overlong_lines_are_marked() -> None:
-    long = b"y" * (bundle.MAX_LINE + 10)
+    long = b"y" * (limits.MAX_LINE_BYTES + 10)
     data = b"first\nsec" + b"ond\n" + long + b"\nthird\n\nlast"
     chunks = [data[i : i + 300_000] for i in range(0, len(data), 300_000)]
     lines = list(bundle._split_lines(iter(chunks)))
