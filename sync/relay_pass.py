@@ -29,7 +29,7 @@ from nostr_sdk import (
     Timestamp,
 )
 
-from engine import ingest, names, snapshot
+from engine import ingest, limits, names, snapshot
 from engine.nostr_event import NostrEvent
 from engine.protocol import DATASET_KINDS, KIND_GENESIS, KIND_SNAPSHOT
 from sync import profile, state, tribe
@@ -515,7 +515,7 @@ def profile_name(content: str) -> str | None:
     for key in ("display_name", "name"):
         value = data.get(key)
         if isinstance(value, str) and value.strip():
-            return " ".join(value.split())[: names.MAX_NAME]  # anyone's profile: shortened, never refused
+            return " ".join(value.split())[: limits.MAX_NAME]  # anyone's profile: shortened, never refused
     return None
 
 
