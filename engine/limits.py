@@ -15,11 +15,19 @@ MAX_PENDING = 100_000  # changesets held back waiting for their parents, all aut
 MAX_NAME = 64  # a resource, field, tribe or petname
 MAX_MERGE_TEXT = 10_000  # a proposal's title or message, a decision's note
 
+# --- Clocks and numbers in events (engine/content.py, engine/field_types.py) ---
+
+# --- Schemas and values (engine/schema.py, engine/field_types.py, engine/computed.py) ---
+
+# --- Held events and per-author quotas (engine/ingest.py) ---
+
 # --- Roles ---
 MAX_ASSIGNMENTS = 1000  # one event grants a whole tribe at once, but stays well under the event size limit
 
 # --- Bundles and files (sync/bundle.py) ---
 MAX_LINE_BYTES = MAX_EVENT_BYTES  # one line of a bundle is one event
+
+# --- CSV files (engine/csv_import.py, engine/export.py) ---
 
 # --- Relays (sync/) ---
 MAX_RELAY_FRAME = 16 * 2**20  # one websocket message from a relay
